@@ -1,0 +1,141 @@
+"""Reference kernels of SimpleRNN, GRU and LSTM (Keras 3 semantics, float32) and of Reverse.
+
+These are the numeric oracle the ONNX and TensorFlow lowerings are checked against, so they
+follow Keras' cells line by line: gate order and bias layout as in Keras' weights, zero
+initial states, and with `go_backwards` the time axis is processed in reverse and the
+sequence output is returned in that processed (reversed) order, exactly as Keras does.
+The input projection of all time steps is one matmul; only the recurrent part loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from kir.backends.numpy.kernels.activations import activate
+from kir.backends.numpy.table import KERNELS
+
+# step(projected x_t (b, G*u), states) -> new states; states[0] is the output h.
+Step = Callable[[np.ndarray, list[np.ndarray]], list[np.ndarray]]
+
+
+def _project(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, go_backwards: bool) -> np.ndarray:
+    """x @ kernel (+ bias) for every time step at once, time-major: (t, b, G*u)."""
+    x = np.asarray(x, dtype=np.float32)
+    if go_backwards:
+        x = x[:, ::-1]
+    projected = np.matmul(x, np.asarray(kernel, dtype=np.float32))
+    if bias is not None:
+        projected = projected + np.asarray(bias, dtype=np.float32)
+    return np.ascontiguousarray(projected.transpose(1, 0, 2))
+
+
+def _run(
+    attrs: Mapping[str, Any], projected: np.ndarray, states: list[np.ndarray], step: Step
+) -> list[np.ndarray]:
+    """Loop `step` over time; assemble [sequence or last h] + final states if return_state."""
+    outputs = []
+    for x_t in projected:
+        states = step(x_t, states)
+        outputs.append(states[0])
+    if not attrs.get("return_sequences", False):
+        first = states[0]
+    elif outputs:
+        first = np.stack(outputs, axis=1)
+    else:  # zero time steps: an empty sequence of the right shape
+        first = states[0][:, np.newaxis][:, :0]
+    result = [first.astype(np.float32)]
+    if attrs.get("return_state", False):
+        result += [s.astype(np.float32) for s in states]
+    return result
+
+
+def _zeros(x: np.ndarray, units: int) -> np.ndarray:
+    return np.zeros((x.shape[0], units), dtype=np.float32)
+
+
+def _f32(params: Mapping[str, np.ndarray], role: str) -> np.ndarray | None:
+    value = params.get(role)
+    return None if value is None else np.asarray(value, dtype=np.float32)
+
+
+@KERNELS.register("SimpleRNN")
+def simple_rnn(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
+               ) -> list[np.ndarray]:
+    """h_t = activation(x_t W + b + h_{t-1} U)."""
+    x, units = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    recurrent = _f32(params, "recurrent_kernel")
+    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
+    projected = _project(x, params["kernel"], bias, attrs.get("go_backwards", False))
+
+    def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+        return [activate(act, x_t + states[0] @ recurrent)]
+
+    return _run(attrs, projected, [_zeros(x, units)], step)
+
+
+@KERNELS.register("GRU")
+def gru(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
+        ) -> list[np.ndarray]:
+    """Keras' GRUCell: gates z, r, h; reset_after applies r after the recurrent matmul."""
+    x, u = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    reset_after = attrs.get("reset_after", True)
+    kernel_r = _f32(params, "recurrent_kernel")
+    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
+    input_bias, recurrent_bias = (bias[0], bias[1]) if bias is not None and reset_after else (bias, None)
+    projected = _project(x, params["kernel"], input_bias, attrs.get("go_backwards", False))
+
+    def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+        h = states[0]
+        if reset_after:
+            inner = h @ kernel_r
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+        else:
+            inner = h @ kernel_r[:, : 2 * u]
+        z = activate(rec_act, x_t[:, :u] + inner[:, :u])
+        r = activate(rec_act, x_t[:, u: 2 * u] + inner[:, u: 2 * u])
+        if reset_after:
+            recurrent_h = r * inner[:, 2 * u:]
+        else:
+            recurrent_h = (r * h) @ kernel_r[:, 2 * u:]
+        candidate = activate(act, x_t[:, 2 * u:] + recurrent_h)
+        return [z * h + (1 - z) * candidate]
+
+    return _run(attrs, projected, [_zeros(x, u)], step)
+
+
+@KERNELS.register("LSTM")
+def lstm(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
+         ) -> list[np.ndarray]:
+    """Keras' LSTMCell: gates i, f, c, o; c_t = f c + i act(.), h_t = o act(c_t)."""
+    x, u = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    kernel_r = _f32(params, "recurrent_kernel")
+    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
+    projected = _project(x, params["kernel"], bias, attrs.get("go_backwards", False))
+
+    def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
+        h, c = states
+        gates = x_t + h @ kernel_r
+        i = activate(rec_act, gates[:, :u])
+        f = activate(rec_act, gates[:, u: 2 * u])
+        g = activate(act, gates[:, 2 * u: 3 * u])
+        o = activate(rec_act, gates[:, 3 * u:])
+        c = f * c + i * g
+        return [o * activate(act, c), c]
+
+    return _run(attrs, projected, [_zeros(x, u), _zeros(x, u)], step)
+
+
+@KERNELS.register("Reverse")
+def reverse(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
+            ) -> list[np.ndarray]:
+    """Flip one axis (Bidirectional turns its backward layer's sequence back with this)."""
+    return [np.flip(inputs[0], axis=int(attrs["axis"])).copy()]
