@@ -1,0 +1,54 @@
+"""Numpy kernels for Conv1D/Conv2D: one matmul per kernel tap over strided slices of the
+padded input (memory-light im2col), dilation and strides by slicing."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from kir.backends.numpy.kernels._windows import as_list, from_channels_last, pad_amounts, to_channels_last
+from kir.backends.numpy.kernels.activations import activate
+from kir.backends.numpy.table import KERNELS
+
+
+def convolve(
+    x: np.ndarray, kernel: np.ndarray, strides: list[int], dilation: list[int], padding: str
+) -> np.ndarray:
+    """N-d cross-correlation of a channels_last x (b, *spatial, c) with kernel (*k, c, f)."""
+    n = x.ndim - 2
+    window = kernel.shape[:n]
+    pads = pad_amounts(x.shape[1:-1], window, strides, dilation, padding)
+    xp = np.pad(x, [(0, 0), *pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
+    out_sizes = [
+        (size - (k - 1) * d - 1) // s + 1
+        for size, k, s, d in zip(xp.shape[1:-1], window, strides, dilation)
+    ]
+    batch, channels, filters = x.shape[0], x.shape[-1], kernel.shape[-1]
+    rows = batch * int(np.prod(out_sizes))
+    out = np.zeros((rows, filters), dtype=np.float32)
+    for tap in itertools.product(*(range(k) for k in window)):
+        index = tuple(
+            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, dilation, out_sizes, strides)
+        )
+        patch = np.ascontiguousarray(xp[(slice(None), *index)]).reshape(rows, channels)
+        out += patch @ kernel[tap]
+    return out.reshape(batch, *out_sizes, filters)
+
+
+@KERNELS.register("Conv1D", "Conv2D")
+def conv(attrs, inputs, params):
+    """activation(conv(x, kernel) + bias), channels_last or channels_first per data_format."""
+    x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
+    kernel = np.asarray(params["kernel"], dtype=np.float32)
+    n = x.ndim - 2
+    y = convolve(
+        x,
+        kernel,
+        as_list(attrs.get("strides", 1), n),
+        as_list(attrs.get("dilation_rate", 1), n),
+        attrs.get("padding", "valid"),
+    )
+    if attrs.get("use_bias", True) and "bias" in params:
+        y += np.asarray(params["bias"], dtype=np.float32)
+    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]

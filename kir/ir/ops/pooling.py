@@ -1,0 +1,57 @@
+"""Shape rules for local (Max/AveragePooling1D/2D) and global pooling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kir.errors import ShapeError
+from kir.ir.ops._checks import (
+    as_list,
+    channel_axis,
+    expect_inputs,
+    expect_rank,
+    layout_text,
+    spatial_axes,
+    windowed_shape,
+)
+from kir.ir.ops.registry import shape_rule
+from kir.ir.spec import TensorSpec
+
+
+def _pool_rule(op: str, rank: int):
+    def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
+        expect_inputs(op, inputs, 1)
+        (x,) = inputs
+        expect_rank(op, x, rank, layout_text(attrs, rank))
+        if attrs.get("padding", "valid") not in ("valid", "same"):
+            raise ShapeError(f"{op} supports padding 'valid' or 'same', got '{attrs.get('padding')}'")
+        n = rank - 2
+        pool = as_list(attrs["pool_size"], n)
+        strides = as_list(attrs.get("strides") or pool, n)
+        shape = windowed_shape(op, x, attrs, pool, strides, [1] * n, None, "pool_size")
+        return [TensorSpec(shape, "float32")]
+
+    return rule
+
+
+def _global_rule(op: str, rank: int):
+    def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
+        expect_inputs(op, inputs, 1)
+        (x,) = inputs
+        expect_rank(op, x, rank, layout_text(attrs, rank))
+        if attrs.get("keepdims"):
+            shape = list(x.shape)
+            for axis in spatial_axes(attrs, rank):
+                shape[axis] = 1
+            return [TensorSpec(tuple(shape), "float32")]
+        return [TensorSpec((x.shape[0], x.shape[channel_axis(attrs, rank)]), "float32")]
+
+    return rule
+
+
+for _kind in ("Max", "Average"):
+    shape_rule(f"{_kind}Pooling1D")(_pool_rule(f"{_kind}Pooling1D", 3))
+    shape_rule(f"{_kind}Pooling2D")(_pool_rule(f"{_kind}Pooling2D", 4))
+    shape_rule(f"Global{_kind}Pooling1D")(_global_rule(f"Global{_kind}Pooling1D", 3))
+    shape_rule(f"Global{_kind}Pooling2D")(_global_rule(f"Global{_kind}Pooling2D", 4))
