@@ -1,0 +1,100 @@
+"""Lowering the frontend (layers, nodes, models) into a `Graph`.
+
+Each layer decides how its call becomes vertices through `Layer.emit(emitter, refs, node)`;
+most emit one vertex whose op is the layer's op type, a few (Bidirectional) emit several, and
+nested models / TimeDistributed emit a vertex that holds a sub-graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kir.ir.graph import Graph, Ref
+from kir.ir.params import ParamStore
+from kir.ir.shapes import infer_vertex
+from kir.ir.spec import TensorSpec
+
+if TYPE_CHECKING:
+    from kir.layers.base import Layer
+    from kir.models.functional import Model
+
+
+class Emitter:
+    """What a layer sees while lowering one of its calls into `graph`."""
+
+    def __init__(self, graph: Graph, cache: dict[int, Graph]) -> None:
+        self.graph = graph
+        self._cache = cache
+
+    def param(self, layer: Layer, weight: str) -> str:
+        return self.graph.store.key_for(layer, weight)
+
+    def op(
+        self,
+        op: str,
+        inputs: Sequence[Ref],
+        attrs: dict[str, Any] | None = None,
+        layer: Layer | None = None,
+        params: dict[str, str] | None = None,
+        name: str | None = None,
+        subgraph: Graph | None = None,
+    ) -> list[Ref]:
+        """Add one vertex, infer its output specs with the op's rule, return its output refs."""
+        g = self.graph
+        vid = g.add_vertex(op, inputs, attrs, [], name or (layer.name if layer else None), params,
+                           layer.name if layer else None, subgraph)
+        v = g.vertex(vid)
+        v.outputs = infer_vertex(g, v, [g.spec(r) for r in inputs])
+        return [(vid, i) for i in range(len(v.outputs))]
+
+    def layer_op(self, layer: Layer, inputs: Sequence[Ref], attrs: dict[str, Any] | None = None,
+                 op: str | None = None, weights: Sequence[str] | None = None, name: str | None = None) -> list[Ref]:
+        """The common case: one vertex for `layer`, with all (or the named) weights as params."""
+        names = layer.weight_names() if weights is None else weights
+        params = {w: self.param(layer, w) for w in names}
+        return self.op(op or layer.op_type, inputs, layer.ir_attrs() if attrs is None else attrs,
+                       layer, params, name)
+
+    def model_graph(self, model: Model) -> Graph:
+        """The graph of a nested model, sharing this graph's parameter store."""
+        g = self._cache.get(id(model))
+        if g is None:
+            g = build_graph(model, self.graph.store, self._cache)
+            self._cache[id(model)] = g
+        return g
+
+    def step_graph(self, layer: Layer, step_inputs: Sequence[TensorSpec]) -> Graph:
+        """A graph applying `layer` (a layer or a model) once to inputs of `step_inputs` specs."""
+        from kir.models.functional import Model
+
+        if isinstance(layer, Model):
+            return self.model_graph(layer)
+        g = Graph(f"{layer.name}_step", self.graph.store)
+        refs = [(g.add_vertex("Input", (), {"name": f"{layer.name}_step_input_{i}", "shape": list(s.shape),
+                                             "dtype": s.dtype}, [s], f"{layer.name}_step_input_{i}"), 0)
+                for i, s in enumerate(step_inputs)]
+        g.inputs = [r[0] for r in refs]
+        g.outputs = layer.emit(Emitter(g, self._cache), refs, None)
+        g.output_names = [f"{layer.name}_step_output_{i}" for i in range(len(g.outputs))]
+        return g
+
+
+def build_graph(model: Model, store: ParamStore | None = None, cache: dict[int, Graph] | None = None) -> Graph:
+    """The IR of a functional model: Input vertices, one or more vertices per layer call."""
+    graph = Graph(model.name, store)
+    emitter = Emitter(graph, {} if cache is None else cache)
+    refs: dict[int, Ref] = {}
+    for tensor in model.inputs:
+        layer = tensor.node.layer
+        vid = graph.add_vertex("Input", (), {"name": layer.name, "shape": list(tensor.shape),
+                                             "dtype": tensor.dtype}, [tensor.spec], layer.name, layer=layer.name)
+        graph.inputs.append(vid)
+        refs[id(tensor)] = (vid, 0)
+    for node in model.internal_nodes():
+        outs = node.layer.emit(emitter, [refs[id(t)] for t in node.inputs], node)
+        for tensor, ref in zip(node.outputs, outs):
+            refs[id(tensor)] = ref
+    graph.outputs = [refs[id(t)] for t in model.outputs]
+    graph.output_names = list(model.output_names)
+    return graph

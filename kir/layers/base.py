@@ -1,0 +1,340 @@
+"""The Layer base class: config, weights in Keras' layout, and the call that records a Node."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from kir import initializers
+from kir.errors import ConfigError, GraphError, did_you_mean
+from kir.ir import ops
+from kir.ir.node import Node
+from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
+from kir.ir.tensor import KTensor
+
+if TYPE_CHECKING:
+    from kir.ir.build import Emitter
+    from kir.ir.graph import Ref
+
+_name_counts: Counter = Counter()
+
+_BASE_ARGS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size",
+              "input_dim", "input_length", "weights")
+
+
+def unique_layer_name(base: str) -> str:
+    """Keras-style automatic names: dense, dense_1, dense_2, ..."""
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower().replace("1_d", "1d").replace("2_d", "2d")
+
+
+class Layer:
+    """A Keras-compatible layer. Subclasses set `op_type`, create weights in `build`, and
+    describe the op with `ir_attrs`; the op registry's shape rule gives the output shapes."""
+
+    op_type: ClassVar[str] = ""
+    takes_list: ClassVar[bool] = False
+    """Merges take a list of tensors; everything else one tensor."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "op_type" not in vars(cls):
+            cls.op_type = cls.__name__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
+        obj = super().__new__(cls)
+        try:
+            bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"{cls.__name__}: {exc}") from None
+        config = {}
+        for key, value in list(bound.arguments.items())[1:]:
+            if inspect.signature(cls.__init__).parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            else:
+                config[key] = value
+        obj._config_args = config
+        return obj
+
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: Any = None,
+        input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        input_dim: int | None = None,
+        input_length: int | None = None,
+        weights: list[np.ndarray] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            key = next(iter(kwargs))
+            raise ConfigError(
+                f"{type(self).__name__}: unknown argument '{key}'.{did_you_mean(key, self._argument_names())}"
+            )
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.name = name or unique_layer_name(_snake(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = normalize_dtype(dtype)
+        self.built = False
+        self._weights: dict[str, np.ndarray] = {}
+        self._trainable_weight: dict[str, bool] = {}
+        self._inbound_nodes: list[Node] = []
+        self._weights_version = 0
+        self._initial_weights = weights
+        self._batch_input_shape = self._declared_input_shape(input_shape, batch_input_shape, batch_size,
+                                                             input_dim, input_length)
+
+    # ------------------------------------------------------------------ config
+    def _argument_names(self) -> list[str]:
+        names = set(_BASE_ARGS)
+        for klass in type(self).__mro__:
+            if "__init__" in vars(klass):
+                names.update(p for p in inspect.signature(klass.__init__).parameters if p != "self")
+        return sorted(names - {"kwargs"})
+
+    def _declared_input_shape(self, input_shape, batch_input_shape, batch_size, input_dim,
+                              input_length) -> Shape | None:
+        """What `input_shape=`, `input_dim=`, `input_length=`, `batch_size=` declare (Sequential's first layer)."""
+        if batch_input_shape is not None:
+            return tuple(batch_input_shape)
+        if input_shape is None and input_dim is not None:
+            input_shape = (input_dim,) if input_length is None else (input_length, input_dim)
+        if input_shape is None:
+            return None
+        if isinstance(input_shape, int):
+            input_shape = (input_shape,)
+        return (batch_size,) + tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (with the resolved name): `type(layer)(**config)` rebuilds it."""
+        config = dict(self._config_args)
+        config["name"] = self.name
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        """The JSON-able attributes of this layer's op (see docs/ops.md)."""
+        return {}
+
+    # ------------------------------------------------------------------ weights
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        """Create weights for inputs of these specs (called once, on the first call)."""
+
+    def add_weight(self, name: str, shape: Sequence[int], initializer: str = "glorot_uniform",
+                   trainable: bool = True) -> np.ndarray:
+        value = initializers.initialize(initializer, tuple(shape))
+        self._weights[name] = value
+        self._trainable_weight[name] = trainable
+        return value
+
+    def weight_names(self) -> list[str]:
+        """This layer's own weights in Keras' order (sub-layers' are not included)."""
+        return list(self._weights)
+
+    def get_weight(self, name: str) -> np.ndarray:
+        return self._weights[name]
+
+    def assign_weight(self, name: str, value: np.ndarray) -> None:
+        """Replace one weight (shape checked); bumps the version so cached programs refresh."""
+        old = self._weights[name]
+        value = np.asarray(value)
+        if value.shape != old.shape:
+            raise ConfigError(f"layer '{self.name}': weight '{name}' has shape {format_shape(old.shape)}, "
+                              f"got {format_shape(value.shape)}")
+        self._weights[name] = value.astype(old.dtype, copy=True)
+        self._weights_version += 1
+
+    def sublayers(self) -> list[Layer]:
+        """Layers whose weights this layer owns too (wrappers, nested models)."""
+        return []
+
+    def _weight_slots(self) -> list[tuple[Layer, str]]:
+        slots = [(self, n) for n in self.weight_names()]
+        for sub in self.sublayers():
+            slots.extend(sub._weight_slots())
+        return slots
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all weights in Keras' order (own first, then sub-layers')."""
+        return [layer.get_weight(n).copy() for layer, n in self._weight_slots()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load weights in `get_weights` order; count and shapes must match exactly."""
+        slots = self._weight_slots()
+        weights = list(weights)
+        if len(weights) != len(slots):
+            raise ConfigError(
+                f"layer '{self.name}' expects {len(slots)} weight arrays "
+                f"({', '.join(f'{lay.name}/{n}' for lay, n in slots) or 'none'}), got {len(weights)}"
+                + ("" if self.built else "; call the layer on an input first so its weights exist")
+            )
+        for (layer, name), value in zip(slots, weights):
+            expected = layer.get_weight(name).shape
+            if np.shape(value) != expected:
+                raise ConfigError(f"layer '{layer.name}': weight '{name}' must have shape "
+                                  f"{format_shape(expected)}, got {format_shape(np.shape(value))}")
+        for (layer, name), value in zip(slots, weights):
+            layer.assign_weight(name, value)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return self.get_weights()
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [lay.get_weight(n) for lay, n in self._weight_slots() if lay.trainable and lay._trainable_weight[n]]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [lay.get_weight(n) for lay, n in self._weight_slots()
+                if not (lay.trainable and lay._trainable_weight[n])]
+
+    def count_params(self) -> int:
+        return int(sum(lay.get_weight(n).size for lay, n in self._weight_slots()))
+
+    def weights_version(self) -> tuple:
+        """Changes whenever any weight of this layer (or its sub-layers) is replaced."""
+        return (id(self), self._weights_version, tuple(s.weights_version() for s in self.sublayers()))
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, inputs: KTensor | Sequence[KTensor], **kwargs: Any) -> KTensor | list[KTensor]:
+        if kwargs:
+            key = next(iter(kwargs))
+            raise ConfigError(f"layer '{self.name}': call argument '{key}' is not supported by kir")
+        tensors = self._check_call_inputs(inputs)
+        specs = [t.spec for t in tensors]
+        if not self.built:
+            self.build(specs)
+            self.built = True
+            if self._initial_weights is not None:
+                self.set_weights(self._initial_weights)
+        out_specs = self.compute_output_specs(specs)
+        node = Node(self, tensors, len(self._inbound_nodes))
+        node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
+        self._inbound_nodes.append(node)
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def _check_call_inputs(self, inputs: Any) -> list[KTensor]:
+        many = isinstance(inputs, (list, tuple))
+        tensors = list(inputs) if many else [inputs]
+        for t in tensors:
+            if not isinstance(t, KTensor):
+                raise ConfigError(
+                    f"layer '{self.name}' was called on {type(t).__name__}; call layers on symbolic tensors "
+                    f"from kir.Input(...) (or other layers' outputs), and use model.predict for numbers"
+                )
+        if self.takes_list and not many:
+            raise ConfigError(f"layer '{self.name}' ({type(self).__name__}) must be called on a list of tensors")
+        if not self.takes_list and many and len(tensors) != 1 and not self._accepts_several():
+            raise ConfigError(f"layer '{self.name}' ({type(self).__name__}) takes one tensor, got {len(tensors)}")
+        return tensors
+
+    def _accepts_several(self) -> bool:
+        return False
+
+    def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
+        """Output specs by the op registry's rule, checked against this layer's weights."""
+        param_shapes = {n: tuple(self.get_weight(n).shape) for n in self.weight_names()}
+        return ops.infer(self.op_type, self.ir_attrs(), input_specs, param_shapes, where=self._where())
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Keras' name for the shape rule, on plain shape tuples."""
+        many = bool(input_shape) and isinstance(input_shape[0], (list, tuple))
+        specs = [TensorSpec(tuple(s)) for s in (input_shape if many else [input_shape])]
+        out = [s.shape for s in self.compute_output_specs(specs)]
+        return out[0] if len(out) == 1 else out
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        """Lower one call into IR vertices; most layers are exactly one op."""
+        return emitter.layer_op(self, inputs, name=self._vertex_name(node))
+
+    def _vertex_name(self, node: Node | None) -> str:
+        return self.name if node is None or node.index == 0 else f"{self.name}_call{node.index}"
+
+    def _where(self) -> str:
+        return f"layer '{self.name}' ({type(self).__name__})"
+
+    # ------------------------------------------------------------------ nodes
+    def _node(self, index: int, what: str) -> Node:
+        if not self._inbound_nodes:
+            raise GraphError(f"layer '{self.name}' has never been called, so it has no {what}; "
+                             f"call it on a tensor first")
+        if not isinstance(index, int) or not 0 <= index < len(self._inbound_nodes):
+            raise GraphError(f"layer '{self.name}' has {len(self._inbound_nodes)} node(s) "
+                             f"(indices 0..{len(self._inbound_nodes) - 1}); node index {index} is out of range")
+        return self._inbound_nodes[index]
+
+    @staticmethod
+    def _one_or_list(items: list) -> Any:
+        return items[0] if len(items) == 1 else list(items)
+
+    def get_input_at(self, node_index: int) -> KTensor | list[KTensor]:
+        return self._one_or_list(self._node(node_index, "input").inputs)
+
+    def get_output_at(self, node_index: int) -> KTensor | list[KTensor]:
+        return self._one_or_list(self._node(node_index, "output").outputs)
+
+    def get_input_shape_at(self, node_index: int) -> Shape | list[Shape]:
+        return self._one_or_list([t.shape for t in self._node(node_index, "input shape").inputs])
+
+    def get_output_shape_at(self, node_index: int) -> Shape | list[Shape]:
+        return self._one_or_list([t.shape for t in self._node(node_index, "output shape").outputs])
+
+    def _single_node(self, what: str, accessor: str) -> Node:
+        node = self._node(0, what)
+        if len(self._inbound_nodes) > 1:
+            raise GraphError(
+                f"layer '{self.name}' has {len(self._inbound_nodes)} inbound nodes, so its {what} is "
+                f"ill-defined; use layer.{accessor}(node_index) instead"
+            )
+        return node
+
+    @property
+    def input(self) -> KTensor | list[KTensor]:
+        return self._one_or_list(self._single_node("input", "get_input_at").inputs)
+
+    @property
+    def output(self) -> KTensor | list[KTensor]:
+        return self._one_or_list(self._single_node("output", "get_output_at").outputs)
+
+    def _agreed_shape(self, what: str, accessor: str, tensors_of) -> Shape | list[Shape]:
+        self._node(0, what)
+        shapes = {tuple(t.shape for t in tensors_of(n)) for n in self._inbound_nodes}
+        if len(shapes) > 1:
+            raise GraphError(
+                f"layer '{self.name}' has {len(self._inbound_nodes)} inbound nodes with different {what}s "
+                f"({', '.join(sorted(' '.join(format_shape(s) for s in group) for group in shapes))}); "
+                f"use layer.{accessor}(node_index) instead"
+            )
+        return self._one_or_list(list(shapes.pop()))
+
+    @property
+    def input_shape(self) -> Shape | list[Shape]:
+        if not self._inbound_nodes and self._batch_input_shape is not None:
+            return self._batch_input_shape
+        return self._agreed_shape("input shape", "get_input_shape_at", lambda n: n.inputs)
+
+    @property
+    def output_shape(self) -> Shape | list[Shape]:
+        return self._agreed_shape("output shape", "get_output_shape_at", lambda n: n.outputs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"

@@ -1,0 +1,70 @@
+"""Convolutions: Conv1D and Conv2D (channels_last like Keras, kernel (k..., in, filters))."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kir import activations, initializers
+from kir.errors import ShapeError
+from kir.ir.spec import TensorSpec, format_shape
+from kir.layers import _args
+from kir.layers.base import Layer
+
+
+class _Conv(Layer):
+    rank: int = 2
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
+                 use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
+                 bias_initializer: str = "zeros", **kwargs: Any):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.filters = _args.int_tuple(filters, 1, "filters", where)[0]
+        self.kernel_size = _args.int_tuple(kernel_size, self.rank, "kernel_size", where)
+        self.strides = _args.int_tuple(strides, self.rank, "strides", where)
+        self.dilation_rate = _args.int_tuple(dilation_rate, self.rank, "dilation_rate", where)
+        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        self.padding = _args.padding(padding, where, allowed)
+        self.data_format = _args.data_format(data_format, where)
+        if groups != 1:
+            from kir.errors import ConfigError
+
+            raise ConfigError(f"{where}: groups={groups} is not supported by kir; use groups=1")
+        self.activation = activations.get(activation, self.name)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        x = input_specs[0]
+        if x.rank != self.rank + 2:
+            raise ShapeError(f"{self._where()}: expects inputs of rank {self.rank + 2} "
+                             f"(batch, {'spatial, ' * self.rank}channels), got {format_shape(x.shape)}")
+        channels = x.shape[1 if self.data_format == "channels_first" else -1]
+        if channels is None:
+            raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
+        self.add_weight("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate), "activation": self.activation,
+                "use_bias": self.use_bias, "data_format": self.data_format}
+
+
+class Conv1D(_Conv):
+    """Temporal convolution over (batch, steps, channels)."""
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """Spatial convolution over (batch, height, width, channels)."""
+
+    rank = 2
+
+
+Convolution1D = Conv1D
+Convolution2D = Conv2D

@@ -1,0 +1,119 @@
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kir import activations, initializers
+from kir.errors import ConfigError
+from kir.ir.spec import TensorSpec
+from kir.layers.base import Layer
+
+
+def _positive_int(value: Any, what: str, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Dense(Layer):
+    """`activation(x @ kernel + bias)` on the last axis."""
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.units = _positive_int(units, "units", f"Dense '{self.name}'")
+        self.activation = activations.get(activation, self.name)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        spec = input_specs[0]
+        if spec.rank < 2 or spec.shape[-1] is None:
+            from kir.errors import ShapeError
+            from kir.ir.spec import format_shape
+
+            raise ShapeError(f"layer '{self.name}' (Dense) needs an input of rank >= 2 with a known last "
+                             f"dimension, got {format_shape(spec.shape)}")
+        self.add_weight("kernel", (spec.shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias}
+
+
+class Activation(Layer):
+    """Applies a named Keras activation."""
+
+    def __init__(self, activation: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation, self.name)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"activation": self.activation}
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction `rate` of inputs while training; identity at inference."""
+
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, seed: int | None = None,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ConfigError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else list(noise_shape)
+        self.seed = seed
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Collapses every non-batch dimension into one."""
+
+    def __init__(self, data_format: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshapes to `target_shape` (without batch; one dimension may be -1)."""
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.target_shape = [int(d) for d in target_shape]
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Permutes non-batch dimensions; `dims` is 1-based like Keras, e.g. (2, 1)."""
+
+    def __init__(self, dims: Sequence[int], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dims = [int(d) for d in dims]
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ConfigError(f"Permute '{self.name}': dims must be a permutation of 1..{len(self.dims)}, "
+                              f"got {tuple(dims)}")
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    """(batch, features) -> (batch, n, features)."""
+
+    def __init__(self, n: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.n = _positive_int(n, "n", f"RepeatVector '{self.name}'")
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"n": self.n}

@@ -1,0 +1,31 @@
+"""Embedding: integer ids -> dense vectors (weight `embeddings`, (input_dim, output_dim))."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kir import initializers
+from kir.ir.spec import TensorSpec
+from kir.layers.base import Layer
+from kir.layers.core import _positive_int
+
+
+class Embedding(Layer):
+    """`Embedding(input_dim=10000, output_dim=512, input_length=100)`; `input_length` declares the input shape."""
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: str = "uniform",
+                 mask_zero: bool = False, input_length: int | None = None, **kwargs: Any):
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        self.input_dim = _positive_int(input_dim, "input_dim", f"Embedding '{self.name}'")
+        self.output_dim = _positive_int(output_dim, "output_dim", f"Embedding '{self.name}'")
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.mask_zero = bool(mask_zero)
+        self.input_length = input_length
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero}

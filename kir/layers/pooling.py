@@ -1,0 +1,76 @@
+"""Pooling layers: windowed max/average (1D, 2D) and global pooling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kir.layers import _args
+from kir.layers.base import Layer
+
+
+class _Pooling(Layer):
+    rank: int = 2
+
+    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.pool_size = _args.int_tuple(pool_size, self.rank, "pool_size", where)
+        self.strides = self.pool_size if strides is None else _args.int_tuple(strides, self.rank, "strides", where)
+        self.padding = _args.padding(padding, where)
+        self.data_format = _args.data_format(data_format, where)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
+                "data_format": self.data_format}
+
+
+class MaxPooling1D(_Pooling):
+    rank = 1
+
+
+class AveragePooling1D(_Pooling):
+    rank = 1
+
+
+class MaxPooling2D(_Pooling):
+    rank = 2
+
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(MaxPooling2D):
+    pass
+
+
+class _GlobalPooling(Layer):
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.data_format = _args.data_format(data_format, f"{type(self).__name__} '{self.name}'")
+        self.keepdims = bool(keepdims)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    pass
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    pass
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    pass
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    pass
+
+
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D

@@ -1,0 +1,110 @@
+"""Recurrent layers: SimpleRNN, GRU, LSTM (Keras 3 gate order, weights and defaults)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from kir import activations, initializers
+from kir.errors import ConfigError, ShapeError
+from kir.ir.spec import TensorSpec, format_shape
+from kir.layers.base import Layer
+from kir.layers.core import _positive_int
+
+
+class _RNN(Layer):
+    gates: ClassVar[int] = 1
+
+    def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
+                 bias_initializer: str = "zeros", dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, unroll: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.units = _positive_int(units, "units", where)
+        self.activation = activations.get(activation, self.name)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= float(rate) < 1:
+                raise ConfigError(f"{where}: {what} must be in [0, 1), got {rate!r}")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        if stateful:
+            raise ConfigError(f"{where}: stateful=True is not supported by kir; state is reset every batch")
+        self.unroll = bool(unroll)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        x = input_specs[0]
+        if x.rank != 3 or x.shape[-1] is None:
+            raise ShapeError(f"{self._where()}: expects inputs of shape (batch, timesteps, features) with known "
+                             f"features, got {format_shape(x.shape)}")
+        g = self.gates * self.units
+        self.add_weight("kernel", (x.shape[-1], g), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", (self.units, g), self.recurrent_initializer)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self.bias_initializer)
+            self._init_bias()
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def _init_bias(self) -> None:
+        """Hook for LSTM's unit_forget_bias."""
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout}
+
+
+class SimpleRNN(_RNN):
+    """Fully connected RNN: h = activation(x W + h U + b)."""
+
+    gates = 1
+
+
+class GRU(_RNN):
+    """Gated recurrent unit, gates z, r, h; `reset_after=True` (Keras 3 default, cuDNN-compatible)."""
+
+    gates = 3
+
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 reset_after: bool = True, **kwargs: Any):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation, self.name)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation,
+                "reset_after": self.reset_after}
+
+
+class LSTM(_RNN):
+    """Long short-term memory, gates i, f, c, o; `unit_forget_bias` starts the forget bias at 1."""
+
+    gates = 4
+
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 unit_forget_bias: bool = True, **kwargs: Any):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation, self.name)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _init_bias(self) -> None:
+        if self.unit_forget_bias:
+            bias = self.get_weight("bias").copy()
+            bias[self.units:2 * self.units] = np.float32(1.0)
+            self._weights["bias"] = bias
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation}

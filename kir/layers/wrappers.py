@@ -1,0 +1,120 @@
+"""Wrappers: TimeDistributed (a layer or model on every time step) and Bidirectional."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kir.errors import ConfigError, ShapeError
+from kir.ir.spec import TensorSpec, format_shape
+from kir.layers.base import Layer
+
+if TYPE_CHECKING:
+    from kir.ir.build import Emitter
+    from kir.ir.graph import Ref
+    from kir.ir.node import Node
+
+
+class TimeDistributed(Layer):
+    """`TimeDistributed(layer)(x)`: x is (batch, time, ...); `layer` sees (batch*time, ...)."""
+
+    def __init__(self, layer: Layer, **kwargs: Any):
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"TimeDistributed wraps a kir layer or model, got {type(layer).__name__}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def sublayers(self) -> list[Layer]:
+        return [self.layer]
+
+    def _step_spec(self, spec: TensorSpec) -> TensorSpec:
+        if spec.rank < 3:
+            raise ShapeError(f"{self._where()}: needs an input of rank >= 3 (batch, time, ...), "
+                             f"got {format_shape(spec.shape)}")
+        return TensorSpec((None,) + spec.shape[2:], spec.dtype)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        from kir.models.functional import Model
+
+        step = self._step_spec(input_specs[0])
+        if isinstance(self.layer, Model):
+            return
+        if not self.layer.built:
+            self.layer.build([step])
+            self.layer.built = True
+
+    def _step_graph(self, spec: TensorSpec):
+        from kir.ir.build import Emitter
+        from kir.ir.graph import Graph
+
+        return Emitter(Graph(self.name), {}).step_graph(self.layer, [self._step_spec(spec)])
+
+    def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
+        from kir.ir.shapes import time_distributed_specs
+
+        return time_distributed_specs(self._step_graph(input_specs[0]), input_specs, self._where())
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        step = emitter.step_graph(self.layer, [self._step_spec(emitter.graph.spec(inputs[0]))])
+        return emitter.op("TimeDistributed", inputs, {}, self, {}, self._vertex_name(node), step)
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer forwards and a copy backwards, then merges (`merge_mode`).
+
+    It lowers to plain IR: the two recurrent ops, a `Reverse` of the backward sequence when
+    sequences are returned, and a merge op, so backends need no Bidirectional lowering.
+    """
+
+    MERGES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average", None: None}
+
+    def __init__(self, layer: Layer, merge_mode: str | None = "concat", backward_layer: Layer | None = None,
+                 **kwargs: Any):
+        from kir.layers.recurrent import _RNN
+
+        if not isinstance(layer, _RNN):
+            raise ConfigError(f"Bidirectional wraps a SimpleRNN, GRU or LSTM layer, got {type(layer).__name__}")
+        if merge_mode not in self.MERGES:
+            raise ConfigError(f"Bidirectional: merge_mode must be one of 'concat', 'sum', 'mul', 'ave' or None, "
+                              f"got {merge_mode!r}")
+        super().__init__(**kwargs)
+        config = layer.get_config()
+        config.pop("name", None)
+        self.forward_layer = type(layer)(**{**config, "name": f"forward_{layer.name}"})
+        if backward_layer is None:
+            backward_layer = type(layer)(**{**config, "go_backwards": not layer.go_backwards,
+                                            "name": f"backward_{layer.name}"})
+        self.backward_layer = backward_layer
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    def sublayers(self) -> list[Layer]:
+        return [self.forward_layer, self.backward_layer]
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        for sub in self.sublayers():
+            if not sub.built:
+                sub.build(input_specs)
+                sub.built = True
+
+    def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
+        from kir.ir.build import Emitter
+        from kir.ir.graph import Graph
+
+        graph = Emitter(Graph(self.name), {}).step_graph(self, input_specs)
+        return [graph.spec(r) for r in graph.outputs]
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        base = self._vertex_name(node)
+        fwd = emitter.layer_op(self.forward_layer, inputs, name=f"{base}_forward")
+        bwd = emitter.layer_op(self.backward_layer, inputs, name=f"{base}_backward")
+        y_fwd, y_bwd = fwd[0], bwd[0]
+        if self.return_sequences:
+            y_bwd = emitter.op("Reverse", [y_bwd], {"axis": 1}, self, name=f"{base}_reverse")[0]
+        op = self.MERGES[self.merge_mode]
+        if op is None:
+            outputs = [y_fwd, y_bwd]
+        else:
+            attrs = {"axis": emitter.graph.spec(y_fwd).rank - 1} if op == "Concatenate" else {}
+            outputs = emitter.op(op, [y_fwd, y_bwd], attrs, self, name=f"{base}_merge")
+        return outputs + fwd[1:] + bwd[1:]

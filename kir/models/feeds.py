@@ -1,0 +1,88 @@
+"""Turning what users pass to predict/fit (array, list, dict by name) into ordered arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kir.errors import FeedError, did_you_mean
+from kir.ir.spec import TensorSpec, format_shape
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+
+def _ordered(kind: str, names: Sequence[str], data: Any, model_name: str) -> list[Any]:
+    if isinstance(data, dict):
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            raise FeedError(f"model '{model_name}' has no {kind} named '{unknown[0]}'."
+                            f"{did_you_mean(unknown[0], names)} Its {kind}s are: {', '.join(names)}")
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise FeedError(f"model '{model_name}': no data for {kind} '{missing[0]}' "
+                            f"(expected keys: {', '.join(names)})")
+        return [data[n] for n in names]
+    items = list(data) if isinstance(data, (list, tuple)) else [data]
+    if len(items) != len(names):
+        raise FeedError(f"model '{model_name}' has {len(names)} {kind}(s) ({', '.join(names)}), "
+                        f"got {len(items)} array(s); pass a list in that order or a dict keyed by name")
+    return items
+
+
+def check_array(value: Any, spec: TensorSpec, what: str) -> np.ndarray:
+    """`value` as an array of `spec`'s dtype, or a FeedError naming `what` and the expected shape."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise FeedError(f"{what}: cannot make an array from {type(value).__name__}: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise FeedError(f"{what}: expected numbers of dtype {spec.dtype}, got dtype {arr.dtype}")
+    if arr.ndim != spec.rank or any(d is not None and d != a for d, a in zip(spec.shape, arr.shape)):
+        raise FeedError(f"{what}: expected shape {format_shape(spec.shape)}, got {format_shape(arr.shape)}")
+    if np.issubdtype(np.dtype(spec.dtype), np.integer) and np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.mod(arr, 1) == 0):
+            raise FeedError(f"{what}: expects integers ({spec.dtype}), got non-integral floats")
+    return np.ascontiguousarray(arr, dtype=spec.dtype)
+
+
+def normalize_inputs(model: Model, x: Any) -> list[np.ndarray]:
+    """Input arrays in model input order, checked against the Input shapes and cast to their dtypes."""
+    names = model.input_names
+    items = _ordered("input", names, x, model.name)
+    arrays = [check_array(v, t.spec, f"input '{n}' of model '{model.name}'")
+              for v, t, n in zip(items, model.inputs, names)]
+    _same_batch(arrays, names, model.name, "input")
+    return arrays
+
+
+def normalize_targets(model: Model, y: Any) -> list[np.ndarray]:
+    """Target arrays in model output order (shapes are checked by the losses)."""
+    names = model.output_names
+    items = _ordered("output", names, y, model.name)
+    arrays = []
+    for v, n in zip(items, names):
+        arr = np.asarray(v)
+        if arr.dtype == object:
+            raise FeedError(f"target for output '{n}' of model '{model.name}' is not a numeric array")
+        arrays.append(arr)
+    _same_batch(arrays, names, model.name, "target")
+    return arrays
+
+
+def _same_batch(arrays: list[np.ndarray], names: Sequence[str], model_name: str, kind: str) -> None:
+    sizes = {n: a.shape[0] if a.ndim else 1 for n, a in zip(names, arrays)}
+    if len(set(sizes.values())) > 1:
+        listing = ", ".join(f"{n}: {s}" for n, s in sizes.items())
+        raise FeedError(f"model '{model_name}': all {kind}s need the same number of samples, got {listing}")
+
+
+def batches(n: int, batch_size: int | None) -> list[slice]:
+    """Slices covering `n` samples in order, `batch_size` at a time (None: one batch)."""
+    if batch_size is None or batch_size >= n:
+        return [slice(0, n)]
+    if batch_size <= 0:
+        raise FeedError(f"batch_size must be a positive integer, got {batch_size}")
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

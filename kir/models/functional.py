@@ -1,0 +1,291 @@
+"""Model: a graph of layer calls from `inputs` to `outputs`, itself callable like a layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kir.errors import ConfigError, GraphError
+from kir.ir.node import Node
+from kir.ir.spec import TensorSpec
+from kir.ir.tensor import KTensor
+from kir.layers.base import Layer, unique_layer_name
+from kir.layers.input_layer import InputLayer
+
+if TYPE_CHECKING:
+    from kir.ir.build import Emitter
+    from kir.ir.graph import Graph, Ref
+
+
+def _as_list(x: Any) -> list:
+    if isinstance(x, dict):
+        return list(x.values())
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class Model(Layer):
+    """A functional model, e.g. `Model(inputs=[a, b], outputs=out)`."""
+
+    op_type = "Call"
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(name=name or self._default_name(), trainable=trainable, **kwargs)
+        self._graph_cache: tuple[tuple, Graph] | None = None
+        self._nodes: list[Node] = []
+        self._layers: list[Layer] = []
+        self.inputs: list[KTensor] = []
+        self.outputs: list[KTensor] = []
+        self._single_input = self._single_output = True
+        self.compiled = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ConfigError(f"Model '{self.name}' needs both inputs= and outputs=")
+            self._single_input = not isinstance(inputs, (list, tuple, dict))
+            self._single_output = not isinstance(outputs, (list, tuple, dict))
+            self._init_graph(_as_list(inputs), _as_list(outputs))
+
+    @classmethod
+    def _default_name(cls) -> str:
+        return unique_layer_name("functional")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable}
+
+    # ---------------------------------------------------------------- structure
+    def _init_graph(self, inputs: list[KTensor], outputs: list[KTensor]) -> None:
+        for t in inputs + outputs:
+            if not isinstance(t, KTensor):
+                raise GraphError(f"Model '{self.name}': inputs and outputs must be kir tensors, "
+                                 f"got {type(t).__name__}")
+        for t in inputs:
+            if not isinstance(t.node.layer, InputLayer):
+                raise GraphError(f"Model '{self.name}': input {t.name} is not an Input tensor; "
+                                 f"models start from kir.Input(...)")
+        names = [t.node.layer.name for t in inputs]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise GraphError(f"Model '{self.name}': duplicate input name(s) {sorted(dup)}; give each Input a "
+                             f"unique name=")
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self._nodes = self._topological_nodes()
+        layers: list[Layer] = [t.node.layer for t in inputs]
+        seen = {id(lay) for lay in layers}
+        for node in self._nodes:
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
+                layers.append(node.layer)
+        by_name: dict[str, Layer] = {}
+        for layer in layers:
+            if layer.name in by_name and by_name[layer.name] is not layer:
+                raise GraphError(f"Model '{self.name}': two different layers are named '{layer.name}'; "
+                                 f"layer names must be unique within a model")
+            by_name[layer.name] = layer
+        self._layers = layers
+        self.built = True
+        self._graph_cache = None
+        node = Node(self, self.inputs, 0)
+        node.outputs = list(self.outputs)
+        if self._inbound_nodes:
+            self._inbound_nodes[0] = node
+        else:
+            self._inbound_nodes.append(node)
+
+    def _topological_nodes(self) -> list[Node]:
+        """Layer calls between inputs and outputs, producers first (iterative: 10k-layer chains)."""
+        input_ids = {id(t) for t in self.inputs}
+        order: list[Node] = []
+        state: dict[int, int] = {}  # node id -> 1 visiting, 2 done
+        for out in self.outputs:
+            stack: list[tuple[KTensor, bool]] = [(out, False)]
+            while stack:
+                tensor, expanded = stack.pop()
+                if id(tensor) in input_ids:
+                    continue
+                node = tensor.node
+                if isinstance(node.layer, InputLayer):
+                    raise GraphError(
+                        f"Model '{self.name}' is disconnected: its outputs depend on Input '{node.layer.name}' "
+                        f"{tensor.shape}, which is not in inputs=[{', '.join(t.node.layer.name for t in self.inputs)}]"
+                        f"; add it to Model(inputs=...)"
+                    )
+                if expanded:
+                    if state.get(id(node)) != 2:
+                        state[id(node)] = 2
+                        order.append(node)
+                    continue
+                if state.get(id(node)) == 2:
+                    continue
+                state[id(node)] = 1
+                stack.append((tensor, True))
+                for parent in reversed(node.inputs):
+                    if id(parent) not in input_ids and state.get(id(parent.node)) != 2:
+                        stack.append((parent, False))
+        return order
+
+    def internal_nodes(self) -> list[Node]:
+        return list(self._nodes)
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def sublayers(self) -> list[Layer]:
+        return [lay for lay in self._layers if not isinstance(lay, InputLayer)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise GraphError(f"Model '{self.name}' has {len(self._layers)} layers; index {index} is out of range")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        from kir.errors import did_you_mean
+
+        raise GraphError(f"Model '{self.name}' has no layer named '{name}'."
+                         f"{did_you_mean(str(name), [lay.name for lay in self._layers])}")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.node.layer.name for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Keras names outputs after the layers producing them (`main_output`, `aux_output`)."""
+        names: list[str] = []
+        for t in self.outputs:
+            base = t.node.layer.name
+            names.append(base if base not in names else f"{base}_{t.node.index}_{t.index}")
+        return names
+
+    @property
+    def input(self) -> KTensor | list[KTensor]:
+        return self.inputs[0] if self._single_input and len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self) -> KTensor | list[KTensor]:
+        return self.outputs[0] if self._single_output and len(self.outputs) == 1 else list(self.outputs)
+
+    @property
+    def input_shape(self) -> Any:
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    # ---------------------------------------------------------------- IR
+    def weights_version(self) -> tuple:
+        return tuple(lay.weights_version() for lay in self.sublayers())
+
+    def to_graph(self) -> Graph:
+        """The model's IR (cached until a weight changes). Callers must not mutate it: copy first."""
+        from kir.ir.build import build_graph
+
+        self._require_built()
+        version = self.weights_version()
+        if self._graph_cache is None or self._graph_cache[0] != version:
+            self._graph_cache = (version, build_graph(self))
+        return self._graph_cache[1]
+
+    def _require_built(self) -> None:
+        if not self.inputs:
+            raise GraphError(f"model '{self.name}' has no inputs yet; give its first layer input_shape=... "
+                             f"or call it on data first")
+
+    def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
+        from kir.ir.shapes import call_specs
+
+        return call_specs(self.to_graph(), input_specs, self._where())
+
+    def _accepts_several(self) -> bool:
+        return len(self.inputs) > 1
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        return emitter.op("Call", inputs, {}, self, {}, self._vertex_name(node), emitter.model_graph(self))
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        self._require_built()
+        tensors = _as_list(inputs)
+        if len(tensors) != len(self.inputs):
+            raise GraphError(f"model '{self.name}' takes {len(self.inputs)} input(s) "
+                             f"({', '.join(self.input_names)}), got {len(tensors)}")
+        if isinstance(inputs, dict):
+            tensors = [inputs[n] for n in self.input_names]
+        out = super().__call__(tensors if len(tensors) > 1 else tensors[0], **kwargs)
+        return out
+
+    # ---------------------------------------------------------------- running
+    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: Any = None,
+                callbacks: Any = None, backend: str = "numpy") -> np.ndarray | list[np.ndarray]:
+        """Outputs for `x` (array, list, or dict keyed by input name) on the chosen backend."""
+        from kir.backends import get as get_backend
+        from kir.models.feeds import normalize_inputs
+
+        self._ensure_built_for(x)
+        feeds = normalize_inputs(self, x)
+        outputs = get_backend(backend).predict(self, feeds, batch_size=batch_size)
+        return outputs[0] if len(outputs) == 1 and self._single_output else list(outputs)
+
+    def _ensure_built_for(self, x: Any) -> None:
+        """Sequential models without an input shape build here from the data."""
+
+    def summary(self, line_length: int | None = None, positions: Any = None, print_fn: Any = None,
+                expand_nested: bool = False, show_trainable: bool = False) -> None:
+        from kir.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested,
+                      show_trainable=show_trainable)
+
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Write the native `.kir` format (JSON graph + numpy weights, no pickle)."""
+        from kir.models.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> Any:
+        """Write an ONNX model (see kir.backends.onnx.export for the options)."""
+        if format != "onnx":
+            raise ConfigError(f"export format '{format}' is not supported; kir exports format='onnx'")
+        from kir.backends.onnx import export
+
+        return export(self, filepath, **kwargs)
+
+    # ---------------------------------------------------------------- training (TensorFlow backend)
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        from kir.training import compile_model
+
+        compile_model(self, *args, **kwargs)
+
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        from kir.training import fit
+
+        return fit(self, *args, **kwargs)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> Any:
+        from kir.training import evaluate
+
+        return evaluate(self, *args, **kwargs)
+
+    def train_on_batch(self, *args: Any, **kwargs: Any) -> Any:
+        from kir.training import train_on_batch
+
+        return train_on_batch(self, *args, **kwargs)
+
+    def test_on_batch(self, *args: Any, **kwargs: Any) -> Any:
+        from kir.training import test_on_batch
+
+        return test_on_batch(self, *args, **kwargs)
+
+    def predict_on_batch(self, x: Any, backend: str = "numpy") -> Any:
+        return self.predict(x, batch_size=None, backend=backend)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name} inputs={self.input_names} outputs={self.output_names}>"
+
+
+Functional = Model

@@ -1,0 +1,134 @@
+"""Sequential: a linear stack of layers, built on the functional Model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from kir.errors import ConfigError, GraphError
+from kir.ir.node import Node
+from kir.ir.tensor import KTensor
+from kir.layers.base import Layer, unique_layer_name
+from kir.layers.input_layer import Input, InputLayer
+from kir.models.functional import Model
+
+
+class Sequential(Model):
+    """`Sequential([Dense(32, input_shape=(784,)), Activation('relu'), ...])` or built with `.add`."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None,
+                 trainable: bool = True) -> None:
+        super().__init__(name=name, trainable=trainable)
+        self._stack: list[Layer] = []
+        self._input_tensor: KTensor | None = None
+        self._own_nodes: list[Node] = []
+        for layer in layers or []:
+            self.add(layer)
+
+    @classmethod
+    def _default_name(cls) -> str:
+        return unique_layer_name("sequential")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable}
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The stacked layers (Keras 3 leaves the InputLayer out)."""
+        return list(self._stack)
+
+    def sublayers(self) -> list[Layer]:
+        return list(self._stack)
+
+    def add(self, layer: Layer | KTensor) -> None:
+        """Append a layer (or start from an Input tensor / InputLayer)."""
+        if isinstance(layer, KTensor):
+            if not isinstance(layer.node.layer, InputLayer):
+                raise ConfigError(f"Sequential '{self.name}'.add got a tensor that is not a kir.Input")
+            layer = layer.node.layer
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential '{self.name}'.add expects a kir layer, got {type(layer).__name__} "
+                              f"({layer!r})")
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_tensor is not None:
+                raise ConfigError(f"Sequential '{self.name}': an Input can only be the first thing added")
+            self._input_tensor = layer.output
+            return
+        if any(existing is layer for existing in self._stack):
+            raise GraphError(f"Sequential '{self.name}' already contains layer '{layer.name}'")
+        names = {lay.name for lay in self._stack}
+        if layer.name in names:
+            raise GraphError(f"Sequential '{self.name}': a layer named '{layer.name}' is already in the model; "
+                             f"layer names must be unique")
+        if not self._stack and self._input_tensor is None and layer._batch_input_shape is not None:
+            self._input_tensor = Input(batch_shape=layer._batch_input_shape, dtype=self._first_dtype(layer))
+        self._stack.append(layer)
+        if self._input_tensor is not None:
+            if self.outputs:
+                self._call_layer(layer, self.outputs[0])
+                self._finish()
+            else:
+                self._rebuild()
+
+    @staticmethod
+    def _first_dtype(layer: Layer) -> str:
+        return "int32" if type(layer).__name__ == "Embedding" else layer.dtype
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise GraphError(f"Sequential '{self.name}' has no layers to pop")
+        layer = self._stack.pop()
+        self._rebuild()
+        return layer
+
+    def _call_layer(self, layer: Layer, x: KTensor) -> KTensor:
+        out = layer(x)
+        if not isinstance(out, KTensor):
+            raise GraphError(f"Sequential '{self.name}': layer '{layer.name}' returns {len(out)} tensors; "
+                             f"Sequential models need single-output layers (use the functional API)")
+        self._own_nodes.append(out.node)
+        self.outputs = [out]
+        return out
+
+    def _rebuild(self) -> None:
+        """Re-run the stack on the input (after pop, or once the input shape is known)."""
+        for node in self._own_nodes:
+            if node in node.layer._inbound_nodes:
+                node.layer._inbound_nodes.remove(node)
+        self._own_nodes = []
+        self.outputs = []
+        if self._input_tensor is None:
+            return
+        x = self._input_tensor
+        for layer in self._stack:
+            x = self._call_layer(layer, x)
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self._stack:
+            self.inputs, self.outputs = [], []
+            return
+        self._init_graph([self._input_tensor], list(self.outputs))
+
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:  # type: ignore[override]
+        """Keras' `model.build((None, 784))`: fix the input shape of a stack declared without one."""
+        if input_shape is None:
+            return
+        if self._input_tensor is None:
+            self._input_tensor = Input(batch_shape=tuple(input_shape),
+                                       dtype=self._first_dtype(self._stack[0]) if self._stack else None)
+            self._rebuild()
+
+    def _ensure_built_for(self, x: Any) -> None:
+        if self._input_tensor is None and self._stack:
+            first = x[0] if isinstance(x, (list, tuple)) else (next(iter(x.values())) if isinstance(x, dict) else x)
+            arr = np.asarray(first)
+            self.build((None,) + arr.shape[1:])
+
+    def _require_built(self) -> None:
+        if not self._stack:
+            raise GraphError(f"Sequential '{self.name}' has no layers; add some with .add(layer)")
+        super()._require_built()
