@@ -45,6 +45,7 @@ ACTIVATIONS = {
     "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
     "mish": lambda x: x * np.tanh(_softplus(x)),
 }
+ACTIVATIONS["silu"] = ACTIVATIONS["swish"]
 
 
 def activate(name: str, x: np.ndarray) -> np.ndarray:
