@@ -1,1 +1,14 @@
-"""The ONNX backend: lowers a kir graph to an ONNX model and runs it with onnxruntime."""
+"""The ONNX backend: lowers a kir graph to an ONNX model and runs it with onnxruntime.
+
+`export(model, 'model.onnx')` writes a checked, deterministic file (opset 13..21, default 17);
+`Runtime('model.onnx')` runs one with the best available provider; `model.predict(x,
+backend='onnx')` goes through `OnnxBackend`, which caches one session per model. Importing
+this package does not import onnxruntime (the runtime imports it on first use).
+"""
+
+from kir.backends.onnx.export import EXTERNAL_DATA_THRESHOLD, ExportResult, export, to_onnx
+from kir.backends.onnx.lowering import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_LOWERINGS
+from kir.backends.onnx.runtime import OnnxBackend, Runtime, resolve_providers
+
+__all__ = ["DEFAULT_OPSET", "EXTERNAL_DATA_THRESHOLD", "MAX_OPSET", "MIN_OPSET", "ONNX_LOWERINGS", "ExportResult",
+           "OnnxBackend", "Runtime", "export", "resolve_providers", "to_onnx"]

@@ -1,0 +1,266 @@
+"""`export(model, path)`: a checked, deterministic ONNX file, written atomically.
+
+The file's graph inputs carry the model's input names and its outputs the output layer names,
+with a symbolic batch dimension 'batch' (or a static one). The same model always gives the same
+bytes: no timestamps, names derived from layer names, nodes in topological order. The file is
+written to a temporary folder beside the target and moved into place only after
+`onnx.checker.check_model(full_check=True)` passed, so a failure leaves no file behind. Weights
+go to an external-data file '<name>.onnx.data' when they exceed `external_data_threshold`
+(protobuf cannot serialize messages over 2 GB).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnx
+from onnx import ModelProto, TensorProto, helper, numpy_helper
+
+from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset, lower, onnx_dtype
+from kir.errors import ConfigError, ExportError, KirError
+from kir.ir.graph import Graph
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
+"""Initializer bytes above which weights go to external data (2 GB protobuf limit, less a margin)."""
+
+LEVELS = ("O0", "O1", "O2")
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+@dataclass
+class ExportResult:
+    """What was written: the path and the numbers `kir-export` reports."""
+
+    path: str
+    opset: int
+    inputs: list[tuple[str, str, tuple]]
+    outputs: list[tuple[str, str, tuple]]
+    node_counts: Counter
+    parameters: int
+    file_bytes: int
+    seconds: float
+    external_data: str | None = None
+    graph: Graph | None = field(default=None, repr=False)
+    """The (optimized) kir graph that was lowered."""
+
+
+def _graph_of(model_or_graph: Model | Graph) -> Graph:
+    if isinstance(model_or_graph, Graph):
+        return model_or_graph
+    to_graph = getattr(model_or_graph, "to_graph", None)
+    if to_graph is None:
+        raise ConfigError(f"export takes a kir Model or Graph, got {type(model_or_graph).__name__}")
+    return to_graph()
+
+
+def _level(optimize: Any) -> str:
+    level = f"O{optimize}" if isinstance(optimize, int) and not isinstance(optimize, bool) else optimize
+    if level not in LEVELS:
+        raise ConfigError(f"optimize must be one of {', '.join(LEVELS)} (or 0, 1, 2), got {optimize!r}")
+    return level
+
+
+def optimized_graph(graph: Graph, optimize: Any = "O2", batch_size: int | None = None) -> Graph:
+    """The graph that export lowers at this optimization level.
+
+    The pass pipeline (kir.passes) is not part of the tree yet, so every level lowers the graph
+    as built; the lowering is correct on unoptimized graphs (that is what O0 means)."""
+    _level(optimize)
+    return graph
+
+
+def _batch_dim(dynamic_batch: bool, batch_size: int | None) -> int | str:
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return batch_size
+    if not dynamic_batch:
+        raise ConfigError("dynamic_batch=False needs batch_size=N (the static batch size to export)")
+    return "batch"
+
+
+def _value_info(name: str, dtype: str, shape: tuple, batch: int | str) -> onnx.ValueInfoProto:
+    dims = [batch, *shape[1:]] if shape else []
+    return helper.make_tensor_value_info(name, onnx_dtype(dtype), dims)
+
+
+def to_onnx(
+    model_or_graph: Model | Graph,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    batch_size: int | None = None,
+    dtype: str = "float32",
+    optimize: Any = "O2",
+    io_dtype: str | None = None,
+) -> ModelProto:
+    """The ONNX ModelProto of a model (not checked or written; see `export`)."""
+    level = _level(optimize)
+    graph = optimized_graph(_graph_of(model_or_graph), level, batch_size)
+    return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype)
+
+
+def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None) -> ModelProto:
+    from kir import __version__
+
+    check_opset(opset)
+    if dtype not in ("float32", "float16"):
+        raise ConfigError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+    io_dtype = io_dtype or "float32"
+    if io_dtype not in ("float32", "float16"):
+        raise ConfigError(f"io_dtype must be 'float32' or 'float16', got {io_dtype!r}")
+    if io_dtype == "float16" and dtype != "float16":
+        raise ConfigError("io_dtype='float16' needs dtype='float16'")
+    input_names = [graph.vertex(v).name for v in graph.inputs]
+    nodes, initializers, output_names = lower(graph, opset, input_names, graph.output_names)
+    inputs = [_value_info(n, graph.vertex(v).outputs[0].dtype, graph.vertex(v).outputs[0].shape, batch)
+              for n, v in zip(input_names, graph.inputs)]
+    outputs = [_value_info(n, graph.spec(r).dtype, graph.spec(r).shape, batch)
+               for n, r in zip(output_names, graph.outputs)]
+    onnx_graph = helper.make_graph(nodes, graph.name, inputs, outputs, initializers,
+                                   doc_string=f"kir model '{graph.name}'")
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="kir", producer_version=__version__,
+                              ir_version=helper.find_min_ir_version_for(opsets),
+                              doc_string=f"Exported by kir {__version__} from model '{graph.name}'")
+    helper.set_model_props(model, {"kir_version": __version__, "kir_model": graph.name,
+                                   "kir_optimize": level, "kir_dtype": dtype})
+    if dtype == "float16":
+        _to_float16(model, keep_io=io_dtype == "float32")
+    return model
+
+
+def _to_float16(model: ModelProto, keep_io: bool) -> None:
+    """Weights and compute in float16; float32 graph inputs/outputs get Casts when `keep_io`."""
+    graph = model.graph
+    for i, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT:
+            value = np.clip(numpy_helper.to_array(tensor), -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16)
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(value, tensor.name))
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
+                attr.i = TensorProto.FLOAT16
+    casts_in, casts_out = [], []
+    renames: dict[str, str] = {}
+    for value in graph.input:
+        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        if keep_io:
+            cast = f"{value.name}/float16"
+            renames[value.name] = cast
+            casts_in.append(helper.make_node("Cast", [value.name], [cast], name=f"{value.name}/Cast",
+                                             to=TensorProto.FLOAT16))
+        else:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for value in graph.output:
+        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        if keep_io:
+            inner = f"{value.name}/float16"
+            casts_out.append(helper.make_node("Cast", [inner], [value.name], name=f"{value.name}/Cast",
+                                              to=TensorProto.FLOAT))
+            for node in graph.node:
+                for i, out in enumerate(node.output):
+                    if out == value.name:
+                        node.output[i] = inner
+                for i, inp in enumerate(node.input):
+                    if inp == value.name:
+                        node.input[i] = inner
+        else:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for node in graph.node:
+        for i, inp in enumerate(node.input):
+            if inp in renames:
+                node.input[i] = renames[inp]
+    body = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(casts_in + body + casts_out)
+
+
+def _initializer_bytes(model: ModelProto) -> int:
+    return sum(len(t.raw_data) or numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
+
+
+def _parameter_count(model: ModelProto) -> int:
+    return int(sum(int(np.prod(t.dims)) if t.dims else 1 for t in model.graph.initializer))
+
+
+def _io(values) -> list[tuple[str, str, tuple]]:
+    result = []
+    for v in values:
+        t = v.type.tensor_type
+        dims = tuple(d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in t.shape.dim)
+        result.append((v.name, helper.tensor_dtype_to_np_dtype(t.elem_type).name, dims))
+    return result
+
+
+def export(
+    model_or_graph: Model | Graph,
+    path: str | os.PathLike,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    batch_size: int | None = None,
+    dtype: str = "float32",
+    optimize: Any = "O2",
+    external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
+    io_dtype: str | None = None,
+) -> ExportResult:
+    """Write `model_or_graph` as ONNX to `path` and return what was written.
+
+    opset: 13..21 (default 17). dynamic_batch / batch_size: symbolic 'batch' dimension, or a
+    static one. dtype: 'float16' stores weights and computes in half precision (for GPUs) while
+    inputs and outputs stay float32 unless io_dtype='float16'. optimize: pass pipeline level
+    'O0'..'O2'. Raises ConfigError for bad options and ExportError when writing fails; in
+    either case no file is left at `path`."""
+    start = time.perf_counter()
+    target = Path(os.fspath(path))
+    if target.is_dir():
+        raise ExportError(f"cannot export to '{target}': it is a directory; give a file name like model.onnx")
+    if not target.parent.is_dir():
+        raise ExportError(f"cannot export to '{target}': folder '{target.parent}' does not exist")
+    if not isinstance(external_data_threshold, int) or external_data_threshold < 0:
+        raise ConfigError(f"external_data_threshold must be a non-negative int, got {external_data_threshold!r}")
+    level = _level(optimize)
+    batch = _batch_dim(dynamic_batch, batch_size)
+    graph = optimized_graph(_graph_of(model_or_graph), level, batch_size)
+    model = _build(graph, opset, batch, dtype, level, io_dtype)
+    counts = Counter(n.op_type for n in model.graph.node)
+    parameters = _parameter_count(model)
+    external = _initializer_bytes(model) > external_data_threshold
+    data_name = f"{target.name}.data" if external else None
+    tmpdir = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        staged = Path(tmpdir) / target.name
+        if external:
+            onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=data_name, size_threshold=1024)
+            onnx.checker.check_model(str(staged), full_check=True)
+        else:
+            model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+            onnx.checker.check_model(model, full_check=True)
+            staged.write_bytes(model.SerializeToString(deterministic=True))
+        if external:
+            os.replace(Path(tmpdir) / data_name, target.parent / data_name)
+        os.replace(staged, target)
+    except KirError:
+        raise
+    except Exception as exc:
+        raise ExportError(f"exporting model '{graph.name}' to '{target}' failed: {type(exc).__name__}: {exc}; "
+                          f"no file was written") from exc
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    size = target.stat().st_size + ((target.parent / data_name).stat().st_size if data_name else 0)
+    return ExportResult(str(target), opset, _io(model.graph.input), _io(model.graph.output), counts, parameters,
+                        size, time.perf_counter() - start, str(target.parent / data_name) if data_name else None,
+                        graph)

@@ -1,0 +1,38 @@
+"""Pooling: MaxPool / AveragePool (count_include_pad=0, Keras' 'same' averaging) in NCHW with
+Transposes for channels_last inputs; global pooling as ReduceMean/ReduceMax (no Transpose)."""
+
+from __future__ import annotations
+
+from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.lowerings._windows import ChannelsFirst, as_list, pad_attributes
+from kir.ir.graph import Vertex
+
+
+def _local(op_type: str):
+    def lowering(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+        attrs, spec = vertex.attrs, ctx.input_spec(0)
+        n = spec.rank - 2
+        layout = ChannelsFirst(ctx, spec.rank, attrs.get("data_format") == "channels_first")
+        size = as_list(attrs["pool_size"], n)
+        strides = as_list(attrs.get("strides") or size, n)
+        pads = pad_attributes(layout.spatial(spec.shape), size, strides, [1] * n, attrs.get("padding", "valid"))
+        extra = {"count_include_pad": 0} if op_type == "AveragePool" else {}
+        y = ctx.op(op_type, layout.enter(inputs[0]), kernel_shape=size, strides=strides, **pads, **extra)
+        return [layout.leave(y)]
+
+    return lowering
+
+
+def _global(op_type: str):
+    def lowering(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+        rank = ctx.input_spec(0).rank
+        axes = range(2, rank) if vertex.attrs.get("data_format") == "channels_first" else range(1, rank - 1)
+        return [ctx.reduce(op_type, inputs[0], list(axes), bool(vertex.attrs.get("keepdims", False)))]
+
+    return lowering
+
+
+ONNX_LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("MaxPool"))
+ONNX_LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("AveragePool"))
+ONNX_LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("ReduceMax"))
+ONNX_LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("ReduceMean"))

@@ -1,0 +1,50 @@
+"""SimpleRNN / GRU / LSTM -> ONNX RNN / GRU / LSTM (weights from recurrent_weights), and Reverse.
+
+ONNX wants time-major input (layout 0): x is transposed to (t, b, f). Y (t, 1, b, u) becomes
+Keras' sequence by Squeeze + Transpose (flipped along time for go_backwards, see
+recurrent_weights); Y_h / Y_c (1, b, u) become the last output and the states by Squeeze.
+Outputs nobody asked for are left unnamed so onnxruntime does not compute them."""
+
+from __future__ import annotations
+
+from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.recurrent_weights import ONNX_OP, onnx_recurrent, reverses_sequence_output
+from kir.ir.graph import Vertex
+
+
+@ONNX_LOWERINGS.register("SimpleRNN", "GRU", "LSTM")
+def recurrent(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+    attrs, op = vertex.attrs, vertex.op
+    params = {role: ctx.store[key] for role, key in vertex.params.items()}
+    weights = onnx_recurrent(op, attrs, params, vertex.layer or vertex.name)
+    attributes = dict(weights.attributes)
+    if ctx.opset < 14:
+        attributes.pop("layout", None)  # the attribute exists from opset 14; 0 is the default
+    roles = list(vertex.params)
+    w = ctx.derived(roles, "W", lambda *_: weights.W)
+    r = ctx.derived(roles, "R", lambda *_: weights.R)
+    b = ctx.derived(roles, "B", lambda *_: weights.B) if attrs.get("use_bias", True) else ""
+    x = ctx.transpose(inputs[0], [1, 0, 2], "time_major")
+
+    sequences = bool(attrs.get("return_sequences", False))
+    return_state = bool(attrs.get("return_state", False))
+    n_states = (2 if op == "LSTM" else 1) if return_state else (0 if sequences else 1)
+    y_name = ctx.unique(f"{ctx.prefix}{vertex.name}/Y") if sequences else ""
+    state_names = [ctx.unique(f"{ctx.prefix}{vertex.name}/Y_{s}") for s in ("h", "c")[:n_states]]
+    ctx.node(ONNX_OP[op], [x, w, r, b] if b else [x, w, r], ONNX_OP[op], outputs=[y_name, *state_names],
+             **attributes)
+
+    if sequences:
+        seq = ctx.squeeze(y_name, [1], "squeeze_direction")
+        if reverses_sequence_output(attrs):
+            seq = ctx.flip(seq, 0, "processed_order")
+        first = ctx.transpose(seq, [1, 0, 2], "batch_major")
+    states = [ctx.squeeze(s, [0], f"state_{s[-1]}") for s in state_names]
+    if not sequences:
+        first = states[0]
+    return [first] + (states if return_state else [])
+
+
+@ONNX_LOWERINGS.register("Reverse")
+def reverse(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+    return [ctx.flip(inputs[0], int(vertex.attrs["axis"]) % ctx.input_spec(0).rank)]
