@@ -290,7 +290,7 @@ class ProgbarLogger(Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.bar is not None and self.verbose == 1:
-            self.bar.update(batch + 1, logs)
+            self.bar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.bar is not None:
@@ -304,7 +304,7 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.bar is not None and self.verbose == 1 and self.params.get("mode") == "evaluate":
-            self.bar.update(batch + 1, logs)
+            self.bar.update(batch + 1, logs, finalize=False)
 
     def on_test_end(self, logs: dict | None = None) -> None:
         if self.bar is not None and self.params.get("mode") in ("evaluate", "predict"):

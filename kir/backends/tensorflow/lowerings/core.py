@@ -1,0 +1,95 @@
+"""Core ops: Dense, Dropout (seeded, training only), Identity, Flatten, Reshape, Permute,
+Transpose, RepeatVector, Embedding, Reverse."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kir.backends.tensorflow.lowerings.activations import activate
+from kir.backends.tensorflow.table import LOWERINGS
+
+
+def matmul_last(x, kernel):
+    """x (..., in) @ kernel (in, out): a plain matmul for rank 2, tensordot for higher ranks."""
+    if x.shape.rank == 2:
+        return tf.matmul(x, kernel)
+    return tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]])
+
+
+@LOWERINGS.register("Dense")
+def dense(ctx, attrs, inputs, params):
+    x = tf.cast(inputs[0], "float32")
+    y = matmul_last(x, params["kernel"])
+    if attrs.get("use_bias", True) and "bias" in params:
+        y = tf.nn.bias_add(y, params["bias"])
+    return [activate(attrs.get("activation"), y)]
+
+
+@LOWERINGS.register("Identity")
+def identity(ctx, attrs, inputs, params):
+    return [inputs[0]]
+
+
+@LOWERINGS.register("Dropout")
+def dropout(ctx, attrs, inputs, params):
+    """Inverted dropout with a stateless seed (layer seed + step counter) while training."""
+    x = inputs[0]
+    rate = float(attrs.get("rate", 0.0))
+    if not ctx.training or rate <= 0.0:
+        return [x]
+    noise_shape = attrs.get("noise_shape")
+    if noise_shape is not None:
+        dyn = tf.shape(x)
+        noise_shape = tf.stack([dyn[i] if d is None else tf.constant(int(d), dyn.dtype)
+                                for i, d in enumerate(noise_shape)])
+    return [tf.nn.experimental.stateless_dropout(x, rate, seed=ctx.seed(attrs.get("seed")),
+                                                 noise_shape=noise_shape)]
+
+
+@LOWERINGS.register("Flatten")
+def flatten(ctx, attrs, inputs, params):
+    x = inputs[0]
+    if attrs.get("data_format") == "channels_first" and x.shape.rank > 2:
+        x = tf.transpose(x, [0, *range(2, x.shape.rank), 1])
+    size = 1
+    for d in x.shape[1:]:
+        size *= int(d)
+    return [tf.reshape(x, [-1, size])]
+
+
+@LOWERINGS.register("Reshape")
+def reshape(ctx, attrs, inputs, params):
+    x = inputs[0]
+    target = [int(d) for d in attrs["target_shape"]]
+    if -1 in target:
+        return [tf.reshape(x, tf.concat([tf.shape(x)[:1], tf.constant(target, tf.int32)], 0))]
+    return [tf.reshape(x, [-1, *target])]
+
+
+@LOWERINGS.register("Permute")
+def permute(ctx, attrs, inputs, params):
+    return [tf.transpose(inputs[0], [0, *(int(d) for d in attrs["dims"])])]
+
+
+@LOWERINGS.register("Transpose")
+def transpose(ctx, attrs, inputs, params):
+    return [tf.transpose(inputs[0], [int(p) for p in attrs["perm"]])]
+
+
+@LOWERINGS.register("RepeatVector")
+def repeat_vector(ctx, attrs, inputs, params):
+    x = tf.cast(inputs[0], "float32")
+    return [tf.repeat(tf.expand_dims(x, 1), int(attrs["n"]), axis=1)]
+
+
+@LOWERINGS.register("Embedding")
+def embedding(ctx, attrs, inputs, params):
+    ids = inputs[0]
+    if ids.dtype not in (tf.int32, tf.int64):
+        ids = tf.cast(ids, "int32")
+    return [tf.gather(params["embeddings"], ids)]
+
+
+@LOWERINGS.register("Reverse")
+def reverse(ctx, attrs, inputs, params):
+    return [tf.reverse(inputs[0], [int(attrs["axis"])])]

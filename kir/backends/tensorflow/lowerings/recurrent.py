@@ -1,0 +1,114 @@
+"""SimpleRNN, GRU and LSTM as a compiled loop (Keras 3 cells, gate order and bias layout).
+
+The input projection of all time steps is one matmul; the recurrence runs in `tf.scan`, which
+XLA compiles into a single while loop and TensorFlow differentiates through. With
+`go_backwards` the sequence is processed (and returned) in reverse order, like Keras.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kir.backends.tensorflow.lowerings.activations import activate
+from kir.backends.tensorflow.lowerings.core import matmul_last
+from kir.backends.tensorflow.table import LOWERINGS
+
+
+def _project(attrs, x, kernel, bias):
+    x = tf.cast(x, "float32")
+    if attrs.get("go_backwards", False):
+        x = tf.reverse(x, [1])
+    proj = matmul_last(x, kernel)
+    if bias is not None:
+        proj = proj + bias
+    return tf.transpose(proj, [1, 0, 2])  # time-major (t, b, G*u)
+
+
+def _run(attrs, projected, states: tuple, step):
+    """Scan `step` over time; outputs [sequence or last h] (+ final states if return_state)."""
+    stacked = tf.scan(lambda s, x_t: step(x_t, s), projected, initializer=states)
+    last = tuple(s[-1] for s in stacked)
+    if attrs.get("return_sequences", False):
+        first = tf.transpose(stacked[0], [1, 0, 2])
+    else:
+        first = last[0]
+    out = [first]
+    if attrs.get("return_state", False):
+        out += list(last)
+    return out
+
+
+def _zeros(x, units: int):
+    return tf.zeros(tf.stack([tf.shape(x)[0], units]), "float32")
+
+
+def _bias(attrs, params):
+    return params.get("bias") if attrs.get("use_bias", True) else None
+
+
+@LOWERINGS.register("SimpleRNN")
+def simple_rnn(ctx, attrs, inputs, params):
+    x, u = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    rk = params["recurrent_kernel"]
+    projected = _project(attrs, x, params["kernel"], _bias(attrs, params))
+
+    def step(x_t, states):
+        return (activate(act, x_t + tf.matmul(states[0], rk)),)
+
+    return _run(attrs, projected, (_zeros(x, u),), step)
+
+
+@LOWERINGS.register("GRU")
+def gru(ctx, attrs, inputs, params):
+    x, u = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    reset_after = attrs.get("reset_after", True)
+    rk = params["recurrent_kernel"]
+    bias = _bias(attrs, params)
+    if bias is not None and reset_after:
+        input_bias, recurrent_bias = bias[0], bias[1]
+    else:
+        input_bias, recurrent_bias = bias, None
+    projected = _project(attrs, x, params["kernel"], input_bias)
+
+    def step(x_t, states):
+        h = states[0]
+        if reset_after:
+            inner = tf.matmul(h, rk)
+            if recurrent_bias is not None:
+                inner = inner + recurrent_bias
+        else:
+            inner = tf.matmul(h, rk[:, : 2 * u])
+        z = activate(rec_act, x_t[:, :u] + inner[:, :u])
+        r = activate(rec_act, x_t[:, u: 2 * u] + inner[:, u: 2 * u])
+        if reset_after:
+            rec_h = r * inner[:, 2 * u:]
+        else:
+            rec_h = tf.matmul(r * h, rk[:, 2 * u:])
+        cand = activate(act, x_t[:, 2 * u:] + rec_h)
+        return (z * h + (1 - z) * cand,)
+
+    return _run(attrs, projected, (_zeros(x, u),), step)
+
+
+@LOWERINGS.register("LSTM")
+def lstm(ctx, attrs, inputs, params):
+    x, u = inputs[0], int(attrs["units"])
+    act = attrs.get("activation", "tanh")
+    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    rk = params["recurrent_kernel"]
+    projected = _project(attrs, x, params["kernel"], _bias(attrs, params))
+
+    def step(x_t, states):
+        h, c = states
+        z = x_t + tf.matmul(h, rk)
+        i = activate(rec_act, z[:, :u])
+        f = activate(rec_act, z[:, u: 2 * u])
+        g = activate(act, z[:, 2 * u: 3 * u])
+        o = activate(rec_act, z[:, 3 * u:])
+        c = f * c + i * g
+        return (o * activate(act, c), c)
+
+    return _run(attrs, projected, (_zeros(x, u), _zeros(x, u)), step)

@@ -1,0 +1,138 @@
+"""`Model.compile`: resolve optimizer, per-output losses, loss weights and metrics (Keras 3 rules).
+
+Nothing here touches TensorFlow: compile only records what to train with; the TensorFlow
+program is built on the first fit/evaluate and reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kir import losses as losses_module
+from kir import metrics as metrics_module
+from kir import optimizers as optimizers_module
+from kir.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+
+@dataclass
+class CompileConfig:
+    """What `compile` resolved; metrics stay identifiers until the label shapes are known."""
+
+    optimizer: optimizers_module.Optimizer
+    losses: list[losses_module.Loss | None]
+    loss_weights: list[float]
+    metrics: list[list[Any]]
+    weighted_metrics: list[list[Any]]
+    output_names: list[str]
+    jit_compile: bool
+    steps_per_execution: int = 1
+    resolved: dict = field(default_factory=dict)  # (output, y_true shape) -> metric objects
+
+
+def _per_output(what: str, value: Any, names: list[str], model_name: str) -> list[Any]:
+    """A list/dict-by-output-name argument as one entry per output (None where absent)."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ConfigError(
+                f"compile({what}=...) names output '{unknown[0]}', which model '{model_name}' does not have."
+                f"{did_you_mean(unknown[0], names)} Its outputs are: {', '.join(names)}"
+            )
+        return [value.get(n) for n in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise ConfigError(
+                f"compile({what}=...) got a list of {len(value)} for model '{model_name}', which has "
+                f"{len(names)} output(s) ({', '.join(names)}); pass one entry per output or a dict by name"
+            )
+        return list(value)
+    return [value] * len(names)
+
+
+def compile_model(
+    model: Model,
+    optimizer: Any = "rmsprop",
+    loss: Any = None,
+    metrics: Any = None,
+    loss_weights: Any = None,
+    weighted_metrics: Any = None,
+    run_eagerly: bool = False,
+    jit_compile: Any = "auto",
+    steps_per_execution: int = 1,
+    **kwargs: Any,
+) -> None:
+    """Configure `model` for training: optimizer, loss(es), metrics, loss weights."""
+    if kwargs:
+        raise ConfigError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
+    model._require_built()
+    names = list(model.output_names)
+    opt = optimizers_module.get(optimizer)
+    if loss is None:
+        raise ConfigError(
+            f"compile() of model '{model.name}' needs loss=..., e.g. loss='categorical_crossentropy'"
+        )
+    if isinstance(loss, (list, tuple)) and len(names) == 1 and len(loss) == 1:
+        loss = loss[0]
+    per_loss = _per_output("loss", loss, names, model.name)
+    resolved_losses = [None if lo is None else losses_module.get(lo) for lo in per_loss]
+    if all(lo is None for lo in resolved_losses):
+        raise ConfigError(f"compile() of model '{model.name}': no output has a loss")
+    if loss_weights is None:
+        weights = [1.0] * len(names)
+    else:
+        if not isinstance(loss_weights, (list, tuple, dict)) and len(names) == 1:
+            loss_weights = [loss_weights]
+        weights = [1.0 if w is None else float(w)
+                   for w in _per_output("loss_weights", loss_weights, names, model.name)]
+    per_metrics = _metric_lists("metrics", metrics, names, model.name)
+    per_weighted = _metric_lists("weighted_metrics", weighted_metrics, names, model.name)
+    for group in per_metrics + per_weighted:
+        for m in group:  # validate names now, resolve 'accuracy' at fit time
+            if isinstance(m, str) and m.lower() not in metrics_module.ACCURACY_NAMES:
+                metrics_module.get(m)
+            elif not isinstance(m, str) and not callable(m) and not isinstance(m, metrics_module.Metric):
+                raise ConfigError(f"metric {m!r} is neither a metric name nor a function f(y_true, y_pred)")
+    if run_eagerly:
+        jit = False
+    elif jit_compile == "auto":
+        jit = True
+    else:
+        jit = bool(jit_compile)
+    model.compiled = CompileConfig(opt, resolved_losses, weights, per_metrics, per_weighted, names, jit,
+                                   max(1, int(steps_per_execution)))
+    model.optimizer = opt
+    model.loss = loss
+    model.stop_training = False
+    # a new compile means a new training function (same variables)
+    prog = model.__dict__.get("_kir_tf_program")
+    if prog is not None:
+        prog.cache.clear()
+
+
+def _metric_lists(what: str, metrics: Any, names: list[str], model_name: str) -> list[list[Any]]:
+    if metrics is None:
+        return [[] for _ in names]
+    if isinstance(metrics, dict):
+        per = _per_output(what, metrics, names, model_name)
+        return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
+    if not isinstance(metrics, (list, tuple)):
+        raise ConfigError(f"compile({what}=...) expects a list (or a dict by output name), got {metrics!r}")
+    if len(names) > 1 and len(metrics) == len(names) and all(
+        isinstance(m, (list, tuple)) or m is None for m in metrics
+    ):
+        return [[] if m is None else list(m) for m in metrics]
+    return [list(metrics) for _ in names]  # the same metrics for every output (Keras 2 style)
+
+
+def require_compiled(model: Model, what: str) -> CompileConfig:
+    cfg = getattr(model, "compiled", None)
+    if not isinstance(cfg, CompileConfig):
+        raise ConfigError(
+            f"model '{model.name}' must be compiled before {what}(); call "
+            f"model.compile(optimizer=..., loss=...) first"
+        )
+    return cfg

@@ -1,0 +1,129 @@
+"""Turning fit/evaluate arguments into checked, ordered arrays (inputs, targets, weights)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kir.errors import FeedError
+from kir.models.feeds import normalize_inputs, normalize_targets
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+
+@dataclass
+class Arrays:
+    """One data set in model order: inputs, targets (or None) and per-output sample weights."""
+
+    x: list[np.ndarray]
+    y: list[np.ndarray] | None
+    sw: list[np.ndarray | None]
+    n: int
+
+    def take(self, sl: slice) -> Arrays:
+        return Arrays([a[sl] for a in self.x], None if self.y is None else [a[sl] for a in self.y],
+                      [None if w is None else w[sl] for w in self.sw], len(range(*sl.indices(self.n))))
+
+
+def _targets(model: Model, y: Any) -> list[np.ndarray]:
+    arrays = normalize_targets(model, y)
+    out = []
+    for a, name in zip(arrays, model.output_names):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise FeedError(f"target for output '{name}' of model '{model.name}' must be numeric, got {a.dtype}")
+        out.append(np.ascontiguousarray(a, dtype="float32"))
+    return out
+
+
+def _sample_weights(model: Model, sample_weight: Any, n: int) -> list[np.ndarray | None]:
+    names = model.output_names
+    if sample_weight is None:
+        return [None] * len(names)
+    if isinstance(sample_weight, dict):
+        unknown = [k for k in sample_weight if k not in names]
+        if unknown:
+            raise FeedError(f"sample_weight names output '{unknown[0]}', which model '{model.name}' does not have; "
+                            f"its outputs are: {', '.join(names)}")
+        items = [sample_weight.get(k) for k in names]
+    elif isinstance(sample_weight, (list, tuple)) and len(names) > 1:
+        if len(sample_weight) != len(names):
+            raise FeedError(f"sample_weight: got {len(sample_weight)} arrays for {len(names)} outputs "
+                            f"({', '.join(names)})")
+        items = list(sample_weight)
+    else:
+        items = [sample_weight] * len(names)
+    out = []
+    for w, name in zip(items, names):
+        if w is None:
+            out.append(None)
+            continue
+        w = np.asarray(w, dtype="float32")
+        if w.ndim == 0 or w.shape[0] != n:
+            raise FeedError(f"sample_weight for output '{name}' has {w.shape[0] if w.ndim else 0} entries "
+                            f"but there are {n} samples")
+        out.append(w)
+    return out
+
+
+def _class_weights(model: Model, y: list[np.ndarray], class_weight: dict) -> np.ndarray:
+    if len(y) != 1:
+        raise FeedError(f"class_weight is supported for single-output models; model '{model.name}' has "
+                        f"{len(y)} outputs: use sample_weight per output instead")
+    labels = y[0]
+    if labels.ndim > 1 and labels.shape[-1] > 1:
+        ids = np.argmax(labels, axis=-1)
+    else:
+        ids = labels.reshape(len(labels), -1)[:, 0]
+    ids = np.round(ids).astype(np.int64)
+    missing = sorted(set(np.unique(ids).tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise FeedError(f"class_weight has no weight for class {missing[0]} (classes in y: "
+                        f"{sorted(set(np.unique(ids).tolist()))})")
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table[int(i)] for i in ids], dtype="float32")
+
+
+def prepare(model: Model, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
+            need_y: bool = True) -> Arrays:
+    """Checked arrays for fit/evaluate: names, counts and shapes, or a FeedError naming them."""
+    if x is None:
+        raise FeedError(f"model '{model.name}': no input data (x is None)")
+    xs = normalize_inputs(model, x)
+    n = xs[0].shape[0] if xs else 0
+    ys = None
+    if y is not None:
+        ys = _targets(model, y)
+        if ys and ys[0].shape[0] != n:
+            raise FeedError(
+                f"model '{model.name}': inputs have {n} samples but targets have {ys[0].shape[0]}; "
+                f"x and y need the same number of samples"
+            )
+    elif need_y:
+        raise FeedError(f"model '{model.name}': fit/evaluate need targets y for outputs "
+                        f"{', '.join(model.output_names)}")
+    sws = _sample_weights(model, sample_weight, n)
+    if class_weight is not None and ys is not None:
+        cw = _class_weights(model, ys, class_weight)
+        sws = [cw if w is None else w * cw for w in sws]
+    return Arrays(xs, ys, sws, n)
+
+
+def split_validation(data: Arrays, validation_split: float) -> tuple[Arrays, Arrays]:
+    """Keras' split: the last `validation_split` fraction (before any shuffling) validates."""
+    if not 0.0 < validation_split < 1.0:
+        raise FeedError(f"validation_split must be in (0, 1), got {validation_split}")
+    at = int(data.n * (1.0 - validation_split))
+    if at == 0 or at == data.n:
+        raise FeedError(f"validation_split={validation_split} of {data.n} samples leaves an empty "
+                        f"{'training' if at == 0 else 'validation'} set")
+    return data.take(slice(0, at)), data.take(slice(at, data.n))
+
+
+def unpack_validation(model: Model, validation_data: Any) -> Arrays:
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+        raise FeedError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
+    sw = validation_data[2] if len(validation_data) == 3 else None
+    return prepare(model, validation_data[0], validation_data[1], sw)

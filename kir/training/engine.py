@@ -1,0 +1,199 @@
+"""The training engine: traced train/test/predict steps over a model's TensorFlow program.
+
+Whole data sets live on the device as tensors; each step gathers its batch by index inside
+the traced function, so a step costs one function call. Losses and metrics accumulate in a
+device-side vector that is read only when someone looks (progress bar, callbacks, epoch end),
+so the host rarely waits on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tensorflow as tf
+
+from kir import metrics as metrics_module
+from kir.backends.tensorflow.program import Program, program_for
+from kir.errors import ShapeError
+from kir.training.compile import CompileConfig
+from kir.training.data import Arrays
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+
+@dataclass
+class Stat:
+    """One logged value: sum at `total` divided by sum at `count` in the accumulator."""
+
+    name: str
+    total: int
+    count: int
+
+
+class Engine:
+    """Traced steps and the accumulator for one (program, compile config, label shapes)."""
+
+    def __init__(self, model: Model, prog: Program, cfg: CompileConfig, y_shapes: list[tuple]) -> None:
+        self.model, self.prog, self.cfg = model, prog, cfg
+        names = cfg.output_names
+        out_specs = [prog.graph.spec(r) for r in prog.graph.outputs]
+        self.metrics: list[list[metrics_module.Metric]] = []
+        self.weighted: list[list[metrics_module.Metric]] = []
+        for i, spec in enumerate(out_specs):
+            self.metrics.append([metrics_module.get(m, y_shapes[i], spec.shape) for m in cfg.metrics[i]])
+            self.weighted.append([metrics_module.get(m, y_shapes[i], spec.shape) for m in cfg.weighted_metrics[i]])
+        self._check_targets(y_shapes, out_specs)
+        # accumulator layout
+        self.stats: list[Stat] = [Stat("loss", 0, 1)]
+        slot = 2
+        with_loss = [i for i, lo in enumerate(cfg.losses) if lo is not None]
+        self.per_output_loss = len(with_loss) > 1
+        if self.per_output_loss:
+            for i in with_loss:
+                self.stats.append(Stat(f"{names[i]}_loss", slot, 1))
+                slot += 1
+        multi = len(names) > 1
+        for i in range(len(names)):
+            for m in self.metrics[i] + self.weighted[i]:
+                self.stats.append(Stat(f"{names[i]}_{m.name}" if multi else m.name, slot, slot + 1))
+                slot += 2
+        self.size = slot
+        self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator")
+        self._train_fn = None
+        self._test_fn = None
+        self._jit = cfg.jit_compile
+
+    def _check_targets(self, y_shapes: list[tuple], out_specs: list) -> None:
+        for i, (ys, spec) in enumerate(zip(y_shapes, out_specs)):
+            lo = self.cfg.losses[i]
+            if lo is None or "sparse" in getattr(lo, "name", ""):
+                continue
+            yp = spec.shape
+            if len(ys) == len(yp) and ys[-1] != yp[-1] and ys[-1] != 1 and yp[-1] not in (None, 1):
+                raise ShapeError(
+                    f"target for output '{self.cfg.output_names[i]}' has shape (n, {', '.join(map(str, ys[1:]))}) "
+                    f"but the output is {tuple(yp)}; for integer class labels use "
+                    f"loss='sparse_categorical_crossentropy' or one-hot encode them with kir.utils.to_categorical"
+                )
+
+    # ------------------------------------------------------------------ traced pieces
+    def _losses_and_stats(self, ys, outs, sws, batch: Any):
+        cfg = self.cfg
+        total = tf.constant(0.0, "float32")
+        vals = [None, None]
+        per_loss = []
+        for i, loss in enumerate(cfg.losses):
+            if loss is None:
+                continue
+            value = tf.cast(loss(ys[i], outs[i], sws[i]), "float32")
+            per_loss.append(value)
+            total = total + value * cfg.loss_weights[i]
+        b = tf.cast(batch, "float64")
+        vals[0] = tf.cast(total, "float64") * b
+        vals[1] = b
+        if self.per_output_loss:
+            vals.extend(tf.cast(v, "float64") * b for v in per_loss)
+        for i in range(len(cfg.output_names)):
+            for m in self.metrics[i]:
+                t, c = m.batch_stats(ys[i], outs[i])
+                vals.extend([tf.cast(t, "float64"), tf.cast(c, "float64")])
+            for m in self.weighted[i]:
+                t, c = m.batch_stats(ys[i], outs[i], sws[i])
+                vals.extend([tf.cast(t, "float64"), tf.cast(c, "float64")])
+        return total, tf.stack(vals)
+
+    def _gather(self, arrays, idx):
+        return [None if a is None else tf.gather(a, idx) for a in arrays]
+
+    def train_function(self):
+        if self._train_fn is None:
+            prog, opt = self.prog, self.cfg.optimizer
+            variables = prog.trainable_variables
+            opt.build(variables)
+
+            def step(xs, ys, sws, idx):
+                xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
+                with tf.GradientTape() as tape:
+                    outs = prog.forward(xb, training=True)
+                    total, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
+                grads = tape.gradient(total, variables)
+                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+                opt.apply(grads, variables)
+                prog.step_seed.assign_add(1)
+                self.acc.assign_add(stats)
+                return total
+
+            self._train_fn = tf.function(step, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+        return self._train_fn
+
+    def test_function(self):
+        if self._test_fn is None:
+            prog = self.prog
+
+            def step(xs, ys, sws, idx):
+                xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
+                outs = prog.forward(xb, training=False)
+                _, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
+                self.acc.assign_add(stats)
+                return stats[0]
+
+            self._test_fn = tf.function(step, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+        return self._test_fn
+
+    # ------------------------------------------------------------------ logs
+    def reset(self) -> None:
+        self.acc.assign(tf.zeros([self.size], "float64"))
+
+    def logs(self, prefix: str = "") -> dict[str, float]:
+        values = self.acc.numpy()
+        out = {}
+        for s in self.stats:
+            count = values[s.count]
+            out[prefix + s.name] = float(values[s.total] / count) if count else 0.0
+        return dict(sorted(out.items()))
+
+    def result_list(self, logs: dict[str, float]) -> list[float]:
+        """Keras' evaluate order: loss, per-output losses, then metrics."""
+        return [logs[s.name] for s in self.stats]
+
+
+def device_arrays(data: Arrays) -> tuple[list, list, list]:
+    """The data set as device tensors (sample weights None where absent)."""
+    xs = [tf.convert_to_tensor(a) for a in data.x]
+    ys = [tf.convert_to_tensor(a) for a in data.y] if data.y is not None else []
+    sws = [None if w is None else tf.convert_to_tensor(w) for w in data.sw]
+    return xs, ys, sws
+
+
+def engine_for(model: Model, cfg: CompileConfig, data: Arrays) -> Engine:
+    """The cached engine for this compile and these label shapes (the program is per model)."""
+    prog = program_for(model)
+    y_shapes = [tuple(a.shape) for a in data.y]
+    key = ("engine", id(cfg), tuple((len(s), s[-1] if s else None) for s in y_shapes),
+           tuple(w is not None for w in data.sw))
+    eng = prog.cache.get(key)
+    if eng is None or eng.cfg is not cfg:
+        eng = Engine(model, prog, cfg, y_shapes)
+        prog.cache[key] = eng
+    return eng
+
+
+def predict_arrays(model: Model, inputs: list[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
+    """Model outputs computed by the TensorFlow program (inference mode), batch by batch."""
+    prog = program_for(model)
+    fn = prog.cache.get("predict")
+    if fn is None:
+        fn = tf.function(lambda xs: prog.forward(xs, training=False), reduce_retracing=True,
+                         autograph=False)
+        prog.cache["predict"] = fn
+    n = inputs[0].shape[0] if inputs else 0
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, n, batch_size):
+        outs = fn([tf.convert_to_tensor(x[start:start + batch_size]) for x in inputs])
+        parts.append([o.numpy() for o in outs])
+    if not parts:
+        return [np.zeros((0, *s.shape[1:]), s.dtype) for s in (prog.graph.spec(r) for r in prog.graph.outputs)]
+    return [np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(len(parts[0]))]

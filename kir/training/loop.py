@@ -1,0 +1,198 @@
+"""fit / evaluate / train_on_batch / test_on_batch: the epoch and batch loops around the engine."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tensorflow as tf
+
+from kir import callbacks as callbacks_module
+from kir.errors import ConfigError, FeedError
+from kir.training.compile import require_compiled
+from kir.training.data import Arrays, prepare, split_validation, unpack_validation
+from kir.training.engine import Engine, device_arrays, engine_for
+
+if TYPE_CHECKING:
+    from kir.models.functional import Model
+
+
+def _batch_size(batch_size: Any, what: str) -> int:
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
+        raise FeedError(f"{what}: batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _verbose(verbose: Any) -> int:
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _callback_list(callbacks: Any, model: Model, verbose: int, params: dict, history: bool = False):
+    user = list(callbacks or [])
+    extra: list = []
+    if verbose:
+        extra.append(callbacks_module.ProgbarLogger())
+    hist = callbacks_module.History() if history else None
+    if hist is not None:
+        extra.append(hist)
+    cbs = callbacks_module.CallbackList(user + extra, model=model, params=params)
+    progbar = extra[0] if verbose else None
+    return cbs, hist, progbar
+
+
+def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndarray | None,
+               cbs, progbar, hook: str, model: Model | None) -> int:
+    """Runs one pass over the data; returns the number of completed steps."""
+    xs, ys, sws = tensors
+    steps = -(-n // batch_size)
+    begin_hook = f"{hook}_begin"
+    end_hook = f"{hook}_end"
+    want_begin = cbs.has_batch_hooks(begin_hook)
+    user_end = [cb for cb in cbs._batch_hooks[end_hook] if cb is not progbar]
+    index = order if order is not None else np.arange(n, dtype=np.int32)
+    done = 0
+    for step in range(steps):
+        if want_begin:
+            getattr(cbs, begin_hook)(step, {})
+        idx = tf.constant(index[step * batch_size:(step + 1) * batch_size], dtype=tf.int32)
+        fn(xs, ys, sws, idx)
+        done = step + 1
+        if user_end:
+            logs = eng.logs()
+            for cb in user_end:
+                getattr(cb, end_hook)(step, logs)
+            if progbar is not None and hook == "on_train_batch":
+                progbar.on_train_batch_end(step, logs)
+        elif progbar is not None and progbar.bar is not None and _due(progbar.bar, step + 1 == steps):
+            getattr(progbar, end_hook)(step, eng.logs())
+        if model is not None and model.stop_training:
+            break
+    return done
+
+
+def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
+    import time
+
+    return last or time.time() - bar._last_update >= bar.interval
+
+
+def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epochs: int = 1,
+        verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
+        validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
+        sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
+        validation_steps: Any = None, validation_batch_size: Any = None, validation_freq: int = 1,
+        **kwargs: Any) -> callbacks_module.History:
+    """Trains the model on numpy data with TensorFlow; trained weights end up in the layers."""
+    if kwargs:
+        raise ConfigError(f"fit() got unexpected argument(s) {sorted(kwargs)}")
+    cfg = require_compiled(model, "fit")
+    batch_size = _batch_size(batch_size, "fit")
+    verbose = _verbose(verbose)
+    data = prepare(model, x, y, sample_weight, class_weight)
+    val = None
+    if validation_data is not None:
+        val = unpack_validation(model, validation_data)
+    elif validation_split:
+        data, val = split_validation(data, validation_split)
+    if data.n == 0:
+        raise FeedError(f"fit() of model '{model.name}' got no samples")
+    eng = engine_for(model, cfg, data)
+    prog = eng.prog
+    tensors = device_arrays(data)
+    val_tensors = device_arrays(val) if val is not None else None
+    steps = -(-data.n // batch_size)
+    params = {"epochs": epochs, "steps": steps, "verbose": verbose, "mode": "fit",
+              "batch_size": batch_size, "samples": data.n}
+    cbs, history, progbar = _callback_list(callbacks, model, verbose, params, history=True)
+    model.history = history
+    model.stop_training = False
+    train_fn = eng.train_function()
+    rng = np.random.default_rng(None)
+    cbs.on_train_begin({})
+    epoch = initial_epoch
+    try:
+        for epoch in range(initial_epoch, epochs):
+            eng.reset()
+            cbs.on_epoch_begin(epoch, {})
+            order = rng.permutation(data.n).astype(np.int32) if shuffle else None
+            _run_steps(eng, train_fn, tensors, data.n, batch_size, order, cbs, progbar, "on_train_batch", model)
+            logs = eng.logs()
+            if val is not None and (epoch + 1) % max(1, validation_freq) == 0:
+                logs.update(_evaluate_arrays(model, eng, val, val_tensors,
+                                             _batch_size(validation_batch_size or batch_size, "fit"),
+                                             cbs, None, prefix="val_"))
+            prog.write_back()
+            cbs.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    except KeyboardInterrupt:
+        prog.write_back()
+        sys.stderr.write(f"\nkir: training interrupted during epoch {epoch + 1}; the model keeps the weights "
+                         f"of the last completed step.\n")
+        cbs.on_train_end({})
+        return history
+    prog.write_back()
+    cbs.on_train_end({})
+    return history
+
+
+def _evaluate_arrays(model: Model, eng: Engine, data: Arrays, tensors, batch_size: int, cbs, progbar,
+                     prefix: str = "") -> dict[str, float]:
+    saved = eng.acc.numpy()
+    eng.reset()
+    cbs.on_test_begin({})
+    _run_steps(eng, eng.test_function(), tensors, data.n, batch_size, None, cbs, progbar, "on_test_batch", None)
+    logs = eng.logs(prefix)
+    cbs.on_test_end(logs)
+    eng.acc.assign(saved)
+    return logs
+
+
+def evaluate(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, verbose: Any = "auto",
+             sample_weight: Any = None, steps: Any = None, callbacks: Any = None, return_dict: bool = False,
+             **kwargs: Any) -> Any:
+    """Loss and metrics on data: a float (loss only), a list [loss, ..., metrics], or a dict."""
+    if kwargs:
+        raise ConfigError(f"evaluate() got unexpected argument(s) {sorted(kwargs)}")
+    cfg = require_compiled(model, "evaluate")
+    batch_size = _batch_size(batch_size, "evaluate")
+    verbose = _verbose(verbose)
+    data = prepare(model, x, y, sample_weight)
+    eng = engine_for(model, cfg, data)
+    params = {"steps": -(-data.n // batch_size), "verbose": verbose, "mode": "evaluate"}
+    cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
+    logs = _evaluate_arrays(model, eng, data, device_arrays(data), batch_size, cbs, progbar)
+    return _results(eng, logs, return_dict)
+
+
+def _results(eng: Engine, logs: dict[str, float], return_dict: bool) -> Any:
+    if return_dict:
+        return logs
+    values = eng.result_list(logs)
+    return values[0] if len(values) == 1 else values
+
+
+def train_on_batch(model: Model, x: Any, y: Any = None, sample_weight: Any = None,
+                   class_weight: dict | None = None, return_dict: bool = False) -> Any:
+    """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+    cfg = require_compiled(model, "train_on_batch")
+    data = prepare(model, x, y, sample_weight, class_weight)
+    eng = engine_for(model, cfg, data)
+    eng.reset()
+    eng.train_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
+    eng.prog.write_back()
+    return _results(eng, eng.logs(), return_dict)
+
+
+def test_on_batch(model: Model, x: Any, y: Any = None, sample_weight: Any = None,
+                  return_dict: bool = False) -> Any:
+    """Loss (and metrics) of this batch in inference mode."""
+    cfg = require_compiled(model, "test_on_batch")
+    data = prepare(model, x, y, sample_weight)
+    eng = engine_for(model, cfg, data)
+    eng.reset()
+    eng.test_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
+    return _results(eng, eng.logs(), return_dict)
