@@ -10,6 +10,7 @@ import numpy as np
 from kir.backends.numpy import run
 from kir.backends.onnx import DEFAULT_OPSET, Runtime, export
 from kir.cli.check import random_feeds
+from kir.ir.graph import Graph
 from tests.helpers import assert_close
 
 CPU = ["CPUExecutionProvider"]
@@ -21,7 +22,7 @@ def check_parity(model, tmp_path: Path, batches=(1, 7), opset: int = DEFAULT_OPS
     path = tmp_path / f"{model.name}.onnx"
     export(model, path, opset=opset, **options)
     runtime = Runtime(path, providers=CPU)
-    graph = model.to_graph()
+    graph = model if isinstance(model, Graph) else model.to_graph()
     assert runtime.input_names == [graph.vertex(v).name for v in graph.inputs]
     assert runtime.output_names == graph.output_names
     for batch in batches:

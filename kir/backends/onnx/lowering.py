@@ -64,6 +64,7 @@ class LoweringContext:
         self._params: dict[tuple[str, str], str] = {}
         self._consts: dict[tuple[str, bytes, tuple], str] = {}
         self._transposes: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._made: dict[tuple[str, tuple[int, ...]], str] = {}
         self.prefix = ""
         self.vertex: Vertex | None = None
         self.input_specs: list[TensorSpec] = []
@@ -175,8 +176,8 @@ class LoweringContext:
         return self.op("Reshape", x, self.ints(shape), suffix=suffix)
 
     def transpose(self, x: str, perm: Sequence[int], suffix: str = "transpose") -> str:
-        """Transpose, cancelling against a Transpose this context just made (NHWC<->NCHW pairs
-        between consecutive convolutions vanish even before the layout pass)."""
+        """Transpose, made once per (tensor, perm) and cancelling against a Transpose this context
+        made (NHWC<->NCHW pairs between consecutive convolutions vanish before the layout pass)."""
         perm = tuple(int(p) for p in perm)
         if perm == tuple(range(len(perm))):
             return x
@@ -185,9 +186,11 @@ class LoweringContext:
             combined = tuple(first[p] for p in perm)
             if combined == tuple(range(len(combined))):
                 return source
-        out = self.op("Transpose", x, suffix=suffix, perm=list(perm))
-        self._transposes[out] = (x, perm)
-        return out
+        if (x, perm) not in self._made:
+            out = self.op("Transpose", x, suffix=suffix, perm=list(perm))
+            self._transposes[out] = (x, perm)
+            self._made[(x, perm)] = out
+        return self._made[(x, perm)]
 
     def flip(self, x: str, axis: int, suffix: str = "reverse") -> str:
         """Reverse one axis: Slice with step -1."""
