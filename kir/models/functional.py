@@ -12,6 +12,7 @@ from kir.ir.spec import TensorSpec
 from kir.ir.tensor import KTensor
 from kir.layers.base import Layer, unique_layer_name
 from kir.layers.input_layer import InputLayer
+from kir.models.ordering import keras_layer_order
 
 if TYPE_CHECKING:
     from kir.ir.build import Emitter
@@ -70,12 +71,7 @@ class Model(Layer):
                              f"unique name=")
         self.inputs, self.outputs = list(inputs), list(outputs)
         self._nodes = self._topological_nodes()
-        layers: list[Layer] = [t.node.layer for t in inputs]
-        seen = {id(lay) for lay in layers}
-        for node in self._nodes:
-            if id(node.layer) not in seen:
-                seen.add(id(node.layer))
-                layers.append(node.layer)
+        layers = keras_layer_order(self.inputs, self.outputs)
         by_name: dict[str, Layer] = {}
         for layer in layers:
             if layer.name in by_name and by_name[layer.name] is not layer:
