@@ -1,0 +1,141 @@
+"""Runtime and the 'onnx' predict backend: feeds, FeedErrors, batching, session caching, providers."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import kir
+from kir import backends
+from kir.backends.numpy import run
+from kir.backends.onnx import OnnxBackend, Runtime, export, resolve_providers
+from kir.cli.check import random_feeds
+from kir.errors import ConfigError, FeedError
+from tests.fixtures import factories
+from tests.helpers import assert_close
+from tests.onnx.util import CPU
+
+
+@pytest.fixture(scope="module")
+def headline_file(tmp_path_factory):
+    model = factories.headline()
+    path = tmp_path_factory.mktemp("rt") / "headline.onnx"
+    export(model, path)
+    return model, path
+
+
+def test_feeds_by_list_dict_and_single_array(headline_file) -> None:
+    model, path = headline_file
+    runtime = Runtime(path, providers=CPU)
+    ids, aux = random_feeds(model.to_graph(), 4)
+    want = run(model.to_graph(), [ids, aux])
+    for feeds in ([ids, aux], (ids, aux), {"aux_input": aux, "main_input": ids},
+                  [ids.tolist(), aux.astype(np.float64)], [ids.astype(np.int64), aux]):
+        got = runtime.run(feeds)
+        assert len(got) == 2
+        for g, w in zip(got, want):
+            assert_close(g, w)
+    mlp = factories.mlp()
+    export(mlp, path.parent / "mlp.onnx")
+    x = np.random.default_rng(0).normal(size=(3, 784)).astype(np.float32)
+    assert_close(Runtime(path.parent / "mlp.onnx", providers=CPU)(x)[0], run(mlp.to_graph(), [x])[0])
+
+
+@pytest.mark.parametrize("feeds,message", [
+    ({"main_inpt": 0, "aux_input": 0}, "'headline.onnx' has no input named 'main_inpt'. Did you mean 'main_input'? "
+                                       "Its inputs are: main_input, aux_input"),
+    ({"main_input": np.zeros((1, 10), np.int32)}, "'headline.onnx': no data for input 'aux_input'"),
+    ([np.zeros((1, 10), np.int32)], "'headline.onnx' has 2 input(s) (main_input, aux_input), got 1 array(s)"),
+    ([np.zeros((1, 10), np.int32), np.zeros((1, 6), np.float32)],
+     "input 'aux_input' of 'headline.onnx': expected shape (None, 5), got (1, 6)"),
+    ([np.zeros((1, 10, 1), np.int32), np.zeros((1, 5), np.float32)],
+     "input 'main_input' of 'headline.onnx': expected shape (None, 10), got (1, 10, 1)"),
+    ([np.full((1, 10), 0.5), np.zeros((1, 5), np.float32)],
+     "input 'main_input' of 'headline.onnx': expects integers (int32), got non-integral floats"),
+    ([np.zeros((1, 10), np.int32), np.array([["a"] * 5])],
+     "input 'aux_input' of 'headline.onnx': expected numbers of dtype float32, got dtype <U1"),
+    ([np.zeros((2, 10), np.int32), np.zeros((3, 5), np.float32)],
+     "'headline.onnx': all inputs need the same number of samples, got main_input: 2, aux_input: 3"),
+])
+def test_feed_errors_name_the_input_and_expected_shape(headline_file, feeds, message) -> None:
+    _, path = headline_file
+    with pytest.raises(FeedError, match=re.escape(message)):
+        Runtime(path, providers=CPU).run(feeds)
+
+
+def test_batched_run_equals_one_run(headline_file) -> None:
+    model, path = headline_file
+    feeds = random_feeds(model.to_graph(), 10)
+    whole = Runtime(path, providers=CPU).run(feeds)
+    for runtime, size in ((Runtime(path, providers=CPU, batch_size=3), None), (Runtime(path, providers=CPU), 4)):
+        parts = runtime.run(feeds, batch_size=size)
+        for p, w in zip(parts, whole):
+            assert p.shape == w.shape
+            assert_close(p, w)
+
+
+def test_runtime_from_model_in_memory() -> None:
+    model = factories.cnn()
+    runtime = Runtime(model, providers=CPU, opset=13)
+    feeds = random_feeds(model.to_graph(), 2)
+    assert_close(runtime.run(feeds)[0], run(model.to_graph(), feeds)[0])
+    assert runtime.input_names == ["image"] and runtime.output_names == ["digits"]
+    assert "CPUExecutionProvider" in repr(runtime)
+
+
+def test_providers() -> None:
+    import onnxruntime
+
+    auto = resolve_providers("auto")
+    assert auto[-1] == "CPUExecutionProvider" or "CPUExecutionProvider" not in onnxruntime.get_available_providers()
+    order = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert auto == [p for p in order if p in onnxruntime.get_available_providers()]
+    with pytest.raises(ConfigError, match="onnxruntime provider 'CPUExecutionProvidr' is not available. "
+                                          "Did you mean 'CPUExecutionProvider'?"):
+        resolve_providers("CPUExecutionProvidr")
+    with pytest.raises(ConfigError, match="no ONNX file at"):
+        Runtime("/nonexistent/model.onnx")
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+        Runtime(factories.mlp(), batch_size=0)
+
+
+def test_predict_backend_caches_session_until_weights_change() -> None:
+    model = factories.headline()
+    backend = backends.get("onnx")
+    assert isinstance(backend, OnnxBackend)
+    feeds = random_feeds(model.to_graph(), 7)
+    first = model.predict(feeds, backend="onnx")
+    runtime = backend.runtime(model)
+    model.predict({"main_input": feeds[0], "aux_input": feeds[1]}, backend="onnx", batch_size=3)
+    assert backend.runtime(model) is runtime
+    for g, w in zip(first, model.predict(feeds)):
+        assert_close(g, w)
+    dense = model.get_layer("main_output")
+    dense.set_weights([w * 2 for w in dense.get_weights()])
+    second = model.predict(feeds, backend="onnx")
+    assert backend.runtime(model) is not runtime
+    assert not np.allclose(second[0], first[0])
+    assert_close(second[0], model.predict(feeds)[0])
+    assert_close(second[1], first[1])
+
+
+def test_predict_backend_single_output_and_errors() -> None:
+    model = factories.mlp()
+    x = np.random.default_rng(1).normal(size=(5, 784)).astype(np.float32)
+    out = model.predict(x, backend="onnx")
+    assert isinstance(out, np.ndarray) and out.shape == (5, 10)
+    assert_close(out, model.predict(x))
+    with pytest.raises(FeedError, match=re.escape("expected shape (None, 784), got (5, 783)")):
+        model.predict(x[:, 1:], backend="onnx")
+
+
+def test_importing_the_backend_does_not_import_onnxruntime() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, kir.backends.onnx; print('onnxruntime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert kir.backends.onnx.Runtime is Runtime
