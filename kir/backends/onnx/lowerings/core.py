@@ -62,8 +62,9 @@ def repeat_vector(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> li
 
 @ONNX_LOWERINGS.register("Embedding")
 def embedding(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    """Gather rows; ids are cast to int64 (float ids truncate, like Keras' cast)."""
+    """Gather rows; int32/int64 ids are used as they are, others are cast to int64 (float ids
+    truncate, like Keras' cast)."""
     ids = inputs[0]
-    if ctx.input_spec(0).dtype != "int64":
+    if ctx.input_spec(0).dtype not in ("int32", "int64"):
         ids = ctx.op("Cast", ids, suffix="ids_int64", to=7)
     return [ctx.op("Gather", ctx.param("embeddings"), ids, axis=0)]
