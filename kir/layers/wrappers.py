@@ -101,7 +101,10 @@ class Bidirectional(Layer):
         from kir.ir.build import Emitter
         from kir.ir.graph import Graph
 
-        graph = Emitter(Graph(self.name), {}).step_graph(self, input_specs)
+        try:
+            graph = Emitter(Graph(self.name), {}).step_graph(self, input_specs)
+        except ShapeError as exc:  # name the Bidirectional layer the user called, not its inner copy
+            raise ShapeError(f"{self._where()}: {exc}") from None
         return [graph.spec(r) for r in graph.outputs]
 
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:

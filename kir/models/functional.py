@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kir.errors import ConfigError, GraphError
+from kir.errors import ConfigError, FeedError, GraphError
 from kir.ir.node import Node
 from kir.ir.spec import TensorSpec
 from kir.ir.tensor import KTensor
@@ -223,6 +223,10 @@ class Model(Layer):
         from kir.models.feeds import normalize_inputs
 
         self._ensure_built_for(x)
+        self._require_built()
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                       or batch_size <= 0):
+            raise FeedError(f"model '{self.name}': batch_size must be a positive integer or None, got {batch_size!r}")
         feeds = normalize_inputs(self, x)
         outputs = get_backend(backend).predict(self, feeds, batch_size=batch_size)
         return outputs[0] if len(outputs) == 1 and self._single_output else list(outputs)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kir.backends.numpy.table import KERNELS
+from kir.errors import ConfigError, FeedError, ShapeError
 from kir.ir.graph import Graph, Vertex
 
 
@@ -53,4 +54,9 @@ def run_vertex(graph: Graph, vertex: Vertex, args: list[np.ndarray]) -> list[np.
         return [o.reshape((b, t) + o.shape[1:]) for o in outs]
     kernel = KERNELS.lookup(vertex.op, vertex.layer)
     params = {role: graph.store[key] for role, key in vertex.params.items()}
-    return list(kernel(vertex.attrs, args, params))
+    try:
+        return list(kernel(vertex.attrs, args, params))
+    except (FeedError, ShapeError, ConfigError) as exc:  # kernels see arrays, not layers: say which layer
+        if vertex.layer and f"'{vertex.layer}'" not in str(exc):
+            raise type(exc)(f"layer '{vertex.layer}' ({vertex.op}): {exc}") from None
+        raise
