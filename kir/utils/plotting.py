@@ -27,12 +27,16 @@ INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: apt-get install graphviz; macO
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT quoted string: only `"` is escaped there; a trailing backslash would eat the quote."""
+    text = text.replace('"', '\\"')
+    if (len(text) - len(text.rstrip("\\"))) % 2:
+        text += " "
+    return '"' + text + '"'
 
 
 def _record(text: str) -> str:
     """Escape the characters that structure a Graphviz record label."""
-    for ch in "\\{}|<>\"":
+    for ch in "\\{}|<>":
         text = text.replace(ch, "\\" + ch)
     return text
 
@@ -120,20 +124,21 @@ class _DotWriter:
             else:
                 self.lines.append(f"{indent}{_quote(vid)} [label={_quote(self.label(layer, nodes))}];")
 
-        def source(tensor: Any) -> str:
+        def source(tensor: Any) -> str | None:
             producer = tensor.node.layer
             if id(producer) in entries:
                 return entries[id(producer)][1][tensor.index]
-            return vertex[id(producer)]
+            return vertex.get(id(producer))  # None: a Sequential's own input, linked from outside
 
         for layer in model.layers:
             for node in layer._inbound_nodes:
                 if id(node) not in relevant:
                     continue
                 for k, tensor in enumerate(node.inputs):
+                    src = source(tensor)
                     targets = entries[id(layer)][0][k] if id(layer) in entries else [vertex[id(layer)]]
-                    for target in targets:
-                        self.edge(source(tensor), target)
+                    for target in targets if src is not None else []:
+                        self.edge(src, target)
         inputs = []
         for tensor in model.inputs:
             if id(tensor.node.layer) in vertex:
@@ -141,7 +146,7 @@ class _DotWriter:
             else:  # a Sequential: its InputLayer is not among its layers; enter at the consumers
                 inputs.append([vertex[id(n.layer)] for lay in model.layers for n in lay._inbound_nodes
                                if id(n) in relevant and any(t is tensor for t in n.inputs)])
-        return inputs, [source(t) for t in model.outputs]
+        return inputs, [source(t) or inputs[0][0] for t in model.outputs]
 
     def edge(self, src: str, dst: str) -> None:
         if (src, dst) not in self.edges:
@@ -164,7 +169,7 @@ def model_to_dot(model: Model, show_shapes: bool = False, show_dtype: bool = Fal
     writer.model(model, "", "  ")
     head = [
         f"digraph {_quote(model.name)} {{",
-        f"  graph [rankdir={rankdir}, dpi={dpi}, concentrate=true];",
+        f"  graph [rankdir={rankdir}, dpi={dpi}, concentrate=true, fontname=\"Helvetica\"];",
         '  node [shape=record, fontname="Helvetica", fontsize=11];',
     ]
     edges = [f"  {_quote(a)} -> {_quote(b)};" for a, b in writer.edges]
