@@ -489,3 +489,21 @@ def test_not_a_zip_and_missing_file(tmp_path):
 
 def test_load_error_is_a_kir_error():
     assert issubclass(LoadError, kir.KirError)
+
+
+FULL_SIZE = {
+    "multi_io": (g.multi_io, lambda: [_ids(10000, 2, 100), _f(2, 5)]),
+    "shared_lstm": (g.shared_lstm, lambda: [_f(1, 280, 256), _f(1, 280, 256)]),
+    "inception": (g.inception, lambda: _f(1, 256, 256, 3)),
+    "residual": (g.residual, lambda: _f(1, 256, 256, 3)),
+    "shared_vision": (lambda: g.shared_vision().classification_model, lambda: [_f(2, 27, 27, 1), _f(2, 27, 27, 1)]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(FULL_SIZE))
+def test_full_size_guide_model_round_trip(case, tmp_path):
+    build, data = FULL_SIZE[case]
+    model = build()
+    model.save(str(tmp_path / "full.kir"))
+    _assert_same_model(model, load_model(str(tmp_path / "full.kir")), data())
