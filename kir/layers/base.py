@@ -167,10 +167,12 @@ class Layer:
         return []
 
     def _weight_slots(self) -> list[tuple[Layer, str]]:
-        slots = [(self, n) for n in self.weight_names()]
+        """(owner, weight name) for every weight, each once even when a layer is reachable twice."""
+        slots: dict[tuple[int, str], tuple[Layer, str]] = {(id(self), n): (self, n) for n in self.weight_names()}
         for sub in self.sublayers():
-            slots.extend(sub._weight_slots())
-        return slots
+            for layer, name in sub._weight_slots():
+                slots.setdefault((id(layer), name), (layer, name))
+        return list(slots.values())
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all weights in Keras' order (own first, then sub-layers')."""
