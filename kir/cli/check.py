@@ -6,31 +6,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kir.backends.onnx.export import embedding_id_bounds
 from kir.ir.graph import Graph
 
 DEFAULT_ID_RANGE = 10
-
-
-def _embedding_ranges(graph: Graph, ranges: dict[int, int], bound: dict[int, int | None]) -> None:
-    """For each graph input feeding an Embedding (directly or through nested models), the
-    smallest input_dim it meets."""
-    for vid, vertex in graph.vertices():
-        refs = graph.input_refs(vid)
-        sources = [bound.get(src) for src, _ in refs]
-        if vertex.op == "Embedding" and sources and sources[0] is not None:
-            dim = int(vertex.attrs["input_dim"])
-            ranges[sources[0]] = min(ranges.get(sources[0], dim), dim)
-        if vertex.subgraph is not None:
-            inner = {sub: sources[i] for i, sub in enumerate(vertex.subgraph.inputs) if i < len(sources)}
-            _embedding_ranges(vertex.subgraph, ranges, inner)
 
 
 def random_feeds(graph: Graph, batch: int, seed: int = 0) -> list[np.ndarray]:
     """Random arrays for the graph inputs: normal floats, and integer ids within the
     input_dim of the Embedding they feed (0..9 for other integer inputs)."""
     rng = np.random.default_rng(seed)
-    ranges: dict[int, int] = {}
-    _embedding_ranges(graph, ranges, {vid: i for i, vid in enumerate(graph.inputs)})
+    ranges = embedding_id_bounds(graph)
     feeds = []
     for i, vid in enumerate(graph.inputs):
         spec = graph.vertex(vid).outputs[0]

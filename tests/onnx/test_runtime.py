@@ -56,6 +56,10 @@ def test_feeds_by_list_dict_and_single_array(headline_file) -> None:
      "input 'main_input' of 'headline.onnx': expects integers (int32), got non-integral floats"),
     ([np.zeros((1, 10), np.int32), np.array([["a"] * 5])],
      "input 'aux_input' of 'headline.onnx': expected numbers of dtype float32, got dtype <U1"),
+    ([np.full((1, 10), 100, np.int32), np.zeros((1, 5), np.float32)],
+     "input 'main_input' of 'headline.onnx' holds token id 100 outside [0, 100) (the Embedding's input_dim)"),
+    ([np.full((1, 10), -1, np.int64), np.zeros((1, 5), np.float32)],
+     "input 'main_input' of 'headline.onnx' holds token id -1 outside [0, 100)"),
     ([np.zeros((2, 10), np.int32), np.zeros((3, 5), np.float32)],
      "'headline.onnx': all inputs need the same number of samples, got main_input: 2, aux_input: 3"),
 ])
@@ -129,6 +133,12 @@ def test_predict_backend_single_output_and_errors() -> None:
     assert_close(out, model.predict(x))
     with pytest.raises(FeedError, match=re.escape("expected shape (None, 784), got (5, 783)")):
         model.predict(x[:, 1:], backend="onnx")
+    video = factories.video_qa()
+    frames, question = random_feeds(video.to_graph(), 2)
+    question[1, 2] = -3  # ONNX Gather would wrap it to the last row without a word
+    with pytest.raises(FeedError, match=re.escape("input 'video_question_input' of 'video_qa' holds token id -3 "
+                                                  "outside [0, 50)")):
+        video.predict([frames, question], backend="onnx")
 
 
 def test_importing_the_backend_does_not_import_onnxruntime() -> None:

@@ -11,6 +11,7 @@ go to an external-data file '<name>.onnx.data' when they exceed `external_data_t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -53,6 +54,26 @@ class ExportResult:
     external_data: str | None = None
     graph: Graph | None = field(default=None, repr=False)
     """The (optimized) kir graph that was lowered."""
+
+
+def embedding_id_bounds(graph: Graph) -> dict[int, int]:
+    """Graph input index -> the smallest Embedding input_dim its ids meet (directly or inside
+    nested models). Written to the file's metadata so the Runtime can refuse out-of-range ids
+    (ONNX Gather would silently wrap negative ones) as the numpy reference does."""
+    bounds: dict[int, int] = {}
+
+    def visit(g: Graph, bound: dict[int, int | None]) -> None:
+        for vid, vertex in g.vertices():
+            sources = [bound.get(src) for src, _ in g.input_refs(vid)]
+            if vertex.op == "Embedding" and sources and sources[0] is not None:
+                dim = int(vertex.attrs["input_dim"])
+                bounds[sources[0]] = min(bounds.get(sources[0], dim), dim)
+            if vertex.subgraph is not None:
+                visit(vertex.subgraph, {sub: sources[i] for i, sub in enumerate(vertex.subgraph.inputs)
+                                        if i < len(sources)})
+
+    visit(graph, {vid: i for i, vid in enumerate(graph.inputs)})
+    return dict(sorted(bounds.items()))
 
 
 def _graph_of(model_or_graph: Model | Graph) -> Graph:
@@ -133,8 +154,11 @@ def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, i
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="kir", producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets),
                               doc_string=f"Exported by kir {__version__} from model '{graph.name}'")
-    helper.set_model_props(model, {"kir_version": __version__, "kir_model": graph.name,
-                                   "kir_optimize": level, "kir_dtype": dtype})
+    props = {"kir_version": __version__, "kir_model": graph.name, "kir_optimize": level, "kir_dtype": dtype}
+    bounds = embedding_id_bounds(graph)
+    if bounds:
+        props["kir_embedding_ids"] = json.dumps({input_names[i]: n for i, n in bounds.items()})
+    helper.set_model_props(model, props)
     if dtype == "float16":
         _to_float16(model, keep_io=io_dtype == "float32")
     return model

@@ -9,6 +9,7 @@ needs tens of microseconds): well-formed float32 arrays pass through without a c
 
 from __future__ import annotations
 
+import json
 import os
 import weakref
 from collections.abc import Sequence
@@ -91,6 +92,9 @@ class Runtime:
             for i in self.session.get_inputs()
         ]
         self._dtypes = [np.dtype(s.dtype) for s in self.input_specs]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        bounds = json.loads(meta.get("kir_embedding_ids", "{}"))
+        self._id_bounds = [(i, name, int(bounds[name])) for i, name in enumerate(self.input_names) if name in bounds]
         self._binding = self.session.get_providers()[0] in _DEVICE_PROVIDERS
 
     @property
@@ -138,6 +142,12 @@ class Runtime:
 
     def run_arrays(self, arrays: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
         """Outputs for arrays already checked and in input order (the predict fast path)."""
+        for index, name, bound in self._id_bounds:
+            ids = arrays[index]
+            if ids.size and (ids.min() < 0 or ids.max() >= bound):
+                bad = ids.min() if ids.min() < 0 else ids.max()
+                raise FeedError(f"input '{name}' of '{self.name}' holds token id {int(bad)} outside [0, {bound}) "
+                                f"(the Embedding's input_dim); map ids into range or raise input_dim")
         size = batch_size or self.batch_size
         n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
         if size is None or n <= size:
