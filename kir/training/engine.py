@@ -63,6 +63,7 @@ class Engine:
         self.size = slot
         self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator")
         self._train_fn = None
+        self._chunk_fn = None
         self._test_fn = None
         self._jit = cfg.jit_compile
 
@@ -108,26 +109,50 @@ class Engine:
     def _gather(self, arrays, idx):
         return [None if a is None else tf.gather(a, idx) for a in arrays]
 
+    def _train_step(self, xs, ys, sws, idx):
+        prog, opt = self.prog, self.cfg.optimizer
+        variables = prog.trainable_variables
+        xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
+        with tf.GradientTape() as tape:
+            outs = prog.forward(xb, training=True)
+            total, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
+        grads = tape.gradient(total, variables)
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        opt.apply(grads, variables)
+        prog.step_seed.assign_add(1)
+        self.acc.assign_add(stats)
+        return total
+
     def train_function(self):
+        """One optimizer step on the batch `idx` of the device-resident data."""
         if self._train_fn is None:
-            prog, opt = self.prog, self.cfg.optimizer
-            variables = prog.trainable_variables
-            opt.build(variables)
-
-            def step(xs, ys, sws, idx):
-                xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
-                with tf.GradientTape() as tape:
-                    outs = prog.forward(xb, training=True)
-                    total, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
-                grads = tape.gradient(total, variables)
-                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-                opt.apply(grads, variables)
-                prog.step_seed.assign_add(1)
-                self.acc.assign_add(stats)
-                return total
-
-            self._train_fn = tf.function(step, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+            self.cfg.optimizer.build(self.prog.trainable_variables)
+            self._train_fn = tf.function(self._train_step, jit_compile=self._jit, reduce_retracing=True,
+                                         autograph=False)
         return self._train_fn
+
+    def chunk_function_for(self, k: int):
+        """The chunk function (one trace per distinct chunk size k)."""
+        return self.train_chunk_function()
+
+    def train_chunk_function(self):
+        """`n` optimizer steps in one call: row i of `idx` (k, batch) is step i's batch.
+
+        Running several steps per call removes the per-step Python and dispatch cost; the
+        matrix has a fixed number of rows so one trace (one XLA compilation) serves every chunk.
+        """
+        if self._chunk_fn is None:
+            self.cfg.optimizer.build(self.prog.trainable_variables)
+
+            def chunk(xs, ys, sws, idx, n):
+                def body(i):
+                    self._train_step(xs, ys, sws, idx[i])
+                    return (i + 1,)
+
+                return tf.while_loop(lambda i: i < n, body, (tf.constant(0),))[0]
+
+            self._chunk_fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+        return self._chunk_fn
 
     def test_function(self):
         if self._test_fn is None:

@@ -14,6 +14,9 @@ from kir.training.compile import require_compiled
 from kir.training.data import Arrays, prepare, split_validation, unpack_validation
 from kir.training.engine import Engine, device_arrays, engine_for
 
+#: samples per traced call when steps are chunked (several optimizer steps per call).
+CHUNK_SAMPLES = 2048
+
 if TYPE_CHECKING:
     from kir.models.functional import Model
 
@@ -73,6 +76,35 @@ def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndar
     return done
 
 
+def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.ndarray | None,
+                      progbar, model: Model) -> None:
+    """One epoch in chunks of several steps per call (used when no callback watches batches)."""
+    xs, ys, sws = tensors
+    index = order if order is not None else np.arange(n, dtype=np.int32)
+    full, rem = divmod(n, batch_size)
+    steps = full + (1 if rem else 0)
+    done = 0
+    if full:
+        k = min(full, max(1, CHUNK_SAMPLES // batch_size))
+        rows = index[: full * batch_size].reshape(full, batch_size)
+        fn = eng.chunk_function_for(k)
+        for start in range(0, full, k):
+            part = rows[start:start + k]
+            m = len(part)
+            if m < k:
+                part = np.concatenate([part, np.zeros((k - m, batch_size), np.int32)])
+            fn(xs, ys, sws, tf.constant(part, tf.int32), tf.constant(m, tf.int32))
+            done += m
+            if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
+                progbar.on_train_batch_end(done - 1, eng.logs())
+            if model.stop_training:
+                return
+    if rem:
+        eng.train_function()(xs, ys, sws, tf.constant(index[full * batch_size:], tf.int32))
+        if progbar is not None and progbar.bar is not None:
+            progbar.on_train_batch_end(steps - 1, eng.logs())
+
+
 def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
     import time
 
@@ -110,6 +142,8 @@ def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epoc
     model.history = history
     model.stop_training = False
     train_fn = eng.train_function()
+    watched = cbs.has_batch_hooks("on_train_batch_begin") or any(
+        cb is not progbar for cb in cbs._batch_hooks["on_train_batch_end"])
     rng = np.random.default_rng(None)
     cbs.on_train_begin({})
     epoch = initial_epoch
@@ -118,7 +152,10 @@ def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epoc
             eng.reset()
             cbs.on_epoch_begin(epoch, {})
             order = rng.permutation(data.n).astype(np.int32) if shuffle else None
-            _run_steps(eng, train_fn, tensors, data.n, batch_size, order, cbs, progbar, "on_train_batch", model)
+            if watched:
+                _run_steps(eng, train_fn, tensors, data.n, batch_size, order, cbs, progbar, "on_train_batch", model)
+            else:
+                _run_train_chunks(eng, tensors, data.n, batch_size, order, progbar, model)
             logs = eng.logs()
             if val is not None and (epoch + 1) % max(1, validation_freq) == 0:
                 logs.update(_evaluate_arrays(model, eng, val, val_tensors,

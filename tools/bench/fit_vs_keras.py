@@ -1,0 +1,106 @@
+"""Training throughput of kir's TensorFlow backend against Keras 3 on the same TensorFlow.
+
+Identical models (same layers, same initial weights), same data, same optimizer; each epoch is
+timed alternately kir / Keras after one warm-up epoch each (tracing + XLA compilation), and the
+median samples/second of each is compared.
+
+    PYTHONPATH=. python tools/bench/fit_vs_keras.py [--repeats 5] [--models mlp,cnn,lstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import kir  # noqa: E402
+from kir import layers as L  # noqa: E402
+
+
+def mlp():
+    ours = kir.Sequential([L.Dense(512, activation="relu", input_shape=(784,)), L.Dropout(0.2),
+                           L.Dense(512, activation="relu"), L.Dropout(0.2), L.Dense(10, activation="softmax")])
+    theirs = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
+                               keras.layers.Dropout(0.2), keras.layers.Dense(512, activation="relu"),
+                               keras.layers.Dropout(0.2), keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(0)
+    x = rng.random((8192, 784), dtype=np.float32)
+    y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
+    return ours, theirs, x, y, "categorical_crossentropy"
+
+
+def cnn():
+    ours = kir.Sequential([
+        L.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), L.Conv2D(64, (3, 3), activation="relu"),
+        L.MaxPooling2D((2, 2)), L.Dropout(0.25), L.Flatten(), L.Dense(128, activation="relu"), L.Dropout(0.5),
+        L.Dense(10, activation="softmax")])
+    theirs = keras.Sequential([
+        keras.Input((28, 28, 1)), keras.layers.Conv2D(32, (3, 3), activation="relu"),
+        keras.layers.Conv2D(64, (3, 3), activation="relu"), keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Dropout(0.25), keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")])
+    rng = np.random.default_rng(1)
+    x = rng.random((1024, 28, 28, 1), dtype=np.float32)
+    y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
+    return ours, theirs, x, y, "categorical_crossentropy"
+
+
+def lstm():
+    ours = kir.Sequential([L.Embedding(20000, 128, input_length=80), L.LSTM(128), L.Dense(1, activation="sigmoid")])
+    theirs = keras.Sequential([keras.Input((80,), dtype="int32"), keras.layers.Embedding(20000, 128),
+                               keras.layers.LSTM(128), keras.layers.Dense(1, activation="sigmoid")])
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 20000, (1024, 80)).astype("int32")
+    y = rng.integers(0, 2, (len(x), 1)).astype("float32")
+    return ours, theirs, x, y, "binary_crossentropy"
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "lstm": lstm}
+
+
+def run(name: str, batch_size: int, repeats: int) -> tuple[float, float]:
+    ours, theirs, x, y, loss = MODELS[name]()
+    theirs.set_weights(ours.get_weights())
+    ours.compile(optimizer=kir.optimizers.RMSprop(), loss=loss, metrics=["accuracy"])
+    theirs.compile(optimizer=keras.optimizers.RMSprop(), loss=loss, metrics=["accuracy"])
+    ours.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: trace + compile
+    theirs.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    t_ours, t_theirs = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ours.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        t_ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        theirs.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+        t_theirs.append(time.perf_counter() - t)
+    n = len(x)
+    return n / statistics.median(t_ours), n / statistics.median(t_theirs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", default="mlp,cnn,lstm")
+    parser.add_argument("--batch-sizes", default="32,128")
+    args = parser.parse_args()
+    gpus = tf.config.list_physical_devices("GPU")
+    device = "GPU: " + ", ".join(d.name for d in gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {device}, {platform.processor() or 'cpu'}")
+    print("| model | batch | kir samples/s | Keras samples/s | kir/Keras |")
+    print("|---|---:|---:|---:|---:|")
+    for name in args.models.split(","):
+        for bs in (int(b) for b in args.batch_sizes.split(",")):
+            ours, theirs = run(name, bs, args.repeats)
+            print(f"| {name} | {bs} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
