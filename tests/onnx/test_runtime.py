@@ -149,3 +149,15 @@ def test_importing_the_backend_does_not_import_onnxruntime() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert kir.backends.onnx.Runtime is Runtime
+
+
+def test_predict_backend_forgets_collected_models() -> None:
+    import gc
+
+    backend = OnnxBackend(providers=CPU)
+    model = factories.mlp()
+    backend.predict(model, [np.zeros((1, 784), np.float32)])
+    assert len(backend._sessions) == 1
+    del model
+    gc.collect()
+    assert backend._sessions == {}

@@ -92,6 +92,9 @@ class Runtime:
             for i in self.session.get_inputs()
         ]
         self._dtypes = [np.dtype(s.dtype) for s in self.input_specs]
+        # (dtype, batch dim or None, non-batch dims) per input, for the no-copy fast path
+        self._fast = [(np.dtype(s.dtype), s.shape[0] if s.rank else None, tuple(s.shape[1:]))
+                      for s in self.input_specs]
         meta = self.session.get_modelmeta().custom_metadata_map
         bounds = json.loads(meta.get("kir_embedding_ids", "{}"))
         self._id_bounds = [(i, name, int(bounds[name])) for i, name in enumerate(self.input_names) if name in bounds]
@@ -121,13 +124,14 @@ class Runtime:
                 raise FeedError(f"'{self.name}' has {len(names)} input(s) ({', '.join(names)}), got {len(items)} "
                                 f"array(s); pass a list in that order or a dict keyed by name")
         arrays = []
-        for item, name, spec, dtype in zip(items, names, self.input_specs, self._dtypes):
-            if (isinstance(item, np.ndarray) and item.dtype == dtype and item.ndim == spec.rank
-                    and item.flags.c_contiguous
-                    and all(d is None or d == a for d, a in zip(spec.shape, item.shape))):
+        for item, name, spec, (dtype, batch, tail) in zip(items, names, self.input_specs, self._fast):
+            if (type(item) is np.ndarray and item.dtype == dtype and item.shape[1:] == tail
+                    and (batch is None or item.shape[0] == batch) and item.flags.c_contiguous):
                 arrays.append(item)
             else:
                 arrays.append(check_array(item, spec, f"input '{name}' of '{self.name}'"))
+        if len(arrays) == 1:
+            return arrays
         if len({a.shape[0] if a.ndim else 1 for a in arrays}) > 1:
             sizes = ", ".join(f"{n}: {a.shape[0]}" for n, a in zip(names, arrays))
             raise FeedError(f"'{self.name}': all inputs need the same number of samples, got {sizes}")
@@ -179,16 +183,25 @@ class OnnxBackend(Backend):
 
     def __init__(self, providers: str | Sequence[str] = "auto") -> None:
         self.providers = providers
-        self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # id(model) -> (weak reference to the model, weights version, Runtime): a plain dict
+        # lookup keeps the per-call cost down; entries go when their model is collected
+        self._sessions: dict[int, tuple[weakref.ref, tuple, Runtime]] = {}
 
     def runtime(self, model: Model) -> Runtime:
         """The cached Runtime of `model` for its current weights."""
         version = model.weights_version()
-        entry = self._sessions.get(model)
-        if entry is None or entry[0] != version:
-            entry = (version, Runtime(model, providers=self.providers))
-            self._sessions[model] = entry
-        return entry[1]
+        entry = self._sessions.get(id(model))
+        if entry is None or entry[1] != version or entry[0]() is not model:
+            key = id(model)
+            ref = weakref.ref(model, lambda dead: self._forget(key, dead))
+            entry = (ref, version, Runtime(model, providers=self.providers))
+            self._sessions[key] = entry
+        return entry[2]
+
+    def _forget(self, key: int, dead: weakref.ref) -> None:
+        entry = self._sessions.get(key)
+        if entry is not None and entry[0] is dead:
+            del self._sessions[key]
 
     def predict(self, model: Model, inputs: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
         return self.runtime(model).run_arrays(inputs, batch_size)
