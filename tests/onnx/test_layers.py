@@ -112,6 +112,11 @@ CASES = {
     "dot_time": lambda: multi([(3, 4), (3, 5)], L.Dot(axes=1, normalize=True)),
     "dot_rank4": lambda: multi([(2, 3, 4), (4, 5)], L.Dot(axes=(3, 1))),
     "dot_vector_matrix": lambda: multi([(4,), (4, 5)], L.Dot(axes=(1, 1))),
+    # unknown non-batch dims
+    "conv2d_same_dynamic_spatial": lambda: single((None, None, 2), L.Conv2D(3, 3, strides=2, padding="same"),
+                                                  L.MaxPooling2D(2, padding="same"), L.GlobalAveragePooling2D()),
+    "lstm_dynamic_steps": lambda: single((None, 3), L.LSTM(4, return_sequences=True, go_backwards=True)),
+    "time_distributed_dynamic_steps": lambda: single((None, 4), L.TimeDistributed(L.Dense(2))),
     # wrappers
     "time_distributed_dense": lambda: single((3, 4), L.TimeDistributed(L.Dense(2, activation="relu"))),
     "time_distributed_conv": lambda: single((3, 6, 6, 2), L.TimeDistributed(L.Conv2D(3, 3)),
