@@ -60,3 +60,11 @@ def test_full_size_shared_lstm_and_headline(tmp_path) -> None:
 @pytest.mark.slow
 def test_full_size_vqa(tmp_path) -> None:
     check_parity(factories.vqa("full"), tmp_path, batches=(1, 2))
+
+
+def test_embedding_to_lstm_transposes_the_ids_not_the_vectors(tmp_path) -> None:
+    path = check_parity(factories.headline(), tmp_path, batches=(3,))
+    nodes = onnx.load(str(path)).graph.node
+    transposes = [n for n in nodes if n.op_type == "Transpose"]
+    assert [list(t.input) for t in transposes] == [["main_input"]]
+    assert [n.op_type for n in nodes].count("Gather") == 1

@@ -65,6 +65,7 @@ class LoweringContext:
         self._consts: dict[tuple[str, bytes, tuple], str] = {}
         self._transposes: dict[str, tuple[str, tuple[int, ...]]] = {}
         self._made: dict[tuple[str, tuple[int, ...]], str] = {}
+        self._gathers: dict[str, tuple[str, str]] = {}
         self.prefix = ""
         self.vertex: Vertex | None = None
         self.input_specs: list[TensorSpec] = []
@@ -186,11 +187,23 @@ class LoweringContext:
             combined = tuple(first[p] for p in perm)
             if combined == tuple(range(len(combined))):
                 return source
+        if x in self._gathers and perm[-1] == len(perm) - 1 and (x, perm) not in self._made:
+            # Transpose(Gather(table, ids)) over the id axes = Gather(table, Transpose(ids)): move
+            # (batch, time) ints instead of (batch, time, features) floats (Embedding -> LSTM)
+            table, ids = self._gathers[x]
+            self._made[(x, perm)] = self.op("Gather", table, self.transpose(ids, perm[:-1], f"{suffix}_ids"),
+                                            suffix=f"{suffix}_Gather", axis=0)
         if (x, perm) not in self._made:
             out = self.op("Transpose", x, suffix=suffix, perm=list(perm))
             self._transposes[out] = (x, perm)
             self._made[(x, perm)] = out
         return self._made[(x, perm)]
+
+    def gather_rows(self, table: str, ids: str) -> str:
+        """Gather(table, ids, axis=0), remembered so a later Transpose can move to the ids."""
+        out = self.op("Gather", table, ids, axis=0)
+        self._gathers[out] = (table, ids)
+        return out
 
     def flip(self, x: str, axis: int, suffix: str = "reverse") -> str:
         """Reverse one axis: Slice with step -1."""

@@ -67,4 +67,4 @@ def embedding(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[s
     ids = inputs[0]
     if ctx.input_spec(0).dtype not in ("int32", "int64"):
         ids = ctx.op("Cast", ids, suffix="ids_int64", to=7)
-    return [ctx.op("Gather", ctx.param("embeddings"), ids, axis=0)]
+    return [ctx.gather_rows(ctx.param("embeddings"), ids)]
