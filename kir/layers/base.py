@@ -22,6 +22,20 @@ if TYPE_CHECKING:
     from kir.ir.graph import Ref
 
 _name_counts: Counter = Counter()
+_weights_epoch = [0]
+
+
+def weights_epoch() -> int:
+    """A counter bumped whenever any layer's weights (or a model's structure) change anywhere.
+
+    Models compare it before recomputing their (recursive) weights version, so a cached
+    program is validated in O(1) on the hot predict path.
+    """
+    return _weights_epoch[0]
+
+
+def bump_weights_epoch() -> None:
+    _weights_epoch[0] += 1
 
 _BASE_ARGS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size",
               "input_dim", "input_length", "weights")
@@ -143,6 +157,7 @@ class Layer:
         value = initializers.initialize(initializer, tuple(shape))
         self._weights[name] = value
         self._trainable_weight[name] = trainable
+        bump_weights_epoch()
         return value
 
     def weight_names(self) -> list[str]:
@@ -161,6 +176,7 @@ class Layer:
                               f"got {format_shape(value.shape)}")
         self._weights[name] = value.astype(old.dtype, copy=True)
         self._weights_version += 1
+        bump_weights_epoch()
 
     def sublayers(self) -> list[Layer]:
         """Layers whose weights this layer owns too (wrappers, nested models)."""

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kir.errors import FeedError, did_you_mean
-from kir.ir.spec import TensorSpec, format_shape
+from kir.ir.spec import DTYPES, TensorSpec, format_shape
 
 if TYPE_CHECKING:
     from kir.models.functional import Model
 
 
-def _ordered(kind: str, names: Sequence[str], data: Any, model_name: str) -> list[Any]:
+def order_feeds(kind: str, names: Sequence[str], data: Any, model_name: str) -> list[Any]:
     if isinstance(data, dict):
         unknown = [k for k in data if k not in names]
         if unknown:
@@ -32,8 +32,20 @@ def _ordered(kind: str, names: Sequence[str], data: Any, model_name: str) -> lis
     return items
 
 
-def check_array(value: Any, spec: TensorSpec, what: str) -> np.ndarray:
-    """`value` as an array of `spec`'s dtype, or a FeedError naming `what` and the expected shape."""
+_NP_DTYPES = {name: np.dtype(name) for name in DTYPES}
+
+
+def check_array(value: Any, spec: TensorSpec, what: str | Callable[[], str]) -> np.ndarray:
+    """`value` as an array of `spec`'s dtype, or a FeedError naming `what` and the expected shape.
+
+    `what` may be a callable so the hot path (a well-formed array) formats no message.
+    """
+    if (type(value) is np.ndarray and value.dtype is _NP_DTYPES[spec.dtype] and value.ndim == spec.rank
+            and value.flags.c_contiguous
+            and all(d is None or d == a for d, a in zip(spec.shape, value.shape))):
+        return value
+    if callable(what):
+        what = what()
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
@@ -51,28 +63,30 @@ def check_array(value: Any, spec: TensorSpec, what: str) -> np.ndarray:
 def normalize_inputs(model: Model, x: Any) -> list[np.ndarray]:
     """Input arrays in model input order, checked against the Input shapes and cast to their dtypes."""
     names = model.input_names
-    items = _ordered("input", names, x, model.name)
-    arrays = [check_array(v, t.spec, f"input '{n}' of model '{model.name}'")
+    items = order_feeds("input", names, x, model.name)
+    arrays = [check_array(v, t.spec, lambda n=n: f"input '{n}' of model '{model.name}'")
               for v, t, n in zip(items, model.inputs, names)]
-    _same_batch(arrays, names, model.name, "input")
+    same_batch(arrays, names, model.name, "input")
     return arrays
 
 
 def normalize_targets(model: Model, y: Any) -> list[np.ndarray]:
     """Target arrays in model output order (shapes are checked by the losses)."""
     names = model.output_names
-    items = _ordered("output", names, y, model.name)
+    items = order_feeds("output", names, y, model.name)
     arrays = []
     for v, n in zip(items, names):
         arr = np.asarray(v)
         if arr.dtype == object:
             raise FeedError(f"target for output '{n}' of model '{model.name}' is not a numeric array")
         arrays.append(arr)
-    _same_batch(arrays, names, model.name, "target")
+    same_batch(arrays, names, model.name, "target")
     return arrays
 
 
-def _same_batch(arrays: list[np.ndarray], names: Sequence[str], model_name: str, kind: str) -> None:
+def same_batch(arrays: list[np.ndarray], names: Sequence[str], model_name: str, kind: str) -> None:
+    if len(arrays) < 2:
+        return
     sizes = {n: a.shape[0] if a.ndim else 1 for n, a in zip(names, arrays)}
     if len(set(sizes.values())) > 1:
         listing = ", ".join(f"{n}: {s}" for n, s in sizes.items())

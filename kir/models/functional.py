@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kir import backends
 from kir.errors import ConfigError, FeedError, GraphError
 from kir.ir.node import Node
 from kir.ir.spec import TensorSpec
 from kir.ir.tensor import KTensor
-from kir.layers.base import Layer, unique_layer_name
+from kir.layers.base import Layer, bump_weights_epoch, unique_layer_name, weights_epoch
 from kir.layers.input_layer import InputLayer
+from kir.models.feeds import normalize_inputs
 from kir.models.ordering import keras_layer_order
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class Model(Layer):
                  trainable: bool = True, **kwargs: Any) -> None:
         super().__init__(name=name or self._default_name(), trainable=trainable, **kwargs)
         self._graph_cache: tuple[tuple, Graph] | None = None
+        self._version_cache: tuple[int, tuple] | None = None
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
         self.inputs: list[KTensor] = []
@@ -81,6 +84,7 @@ class Model(Layer):
         self._layers = layers
         self.built = True
         self._graph_cache = None
+        bump_weights_epoch()
         node = Node(self, self.inputs, 0)
         node.outputs = list(self.outputs)
         if self._inbound_nodes:
@@ -176,7 +180,12 @@ class Model(Layer):
 
     # ---------------------------------------------------------------- IR
     def weights_version(self) -> tuple:
-        return tuple(lay.weights_version() for lay in self.sublayers())
+        """Changes whenever a weight of any layer in the model changes (cached per global epoch)."""
+        epoch = weights_epoch()
+        cached = self._version_cache
+        if cached is None or cached[0] != epoch:
+            cached = self._version_cache = (epoch, tuple(lay.weights_version() for lay in self.sublayers()))
+        return cached[1]
 
     def to_graph(self) -> Graph:
         """The model's IR (cached until a weight changes). Callers must not mutate it: copy first."""
@@ -219,16 +228,13 @@ class Model(Layer):
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: Any = None,
                 callbacks: Any = None, backend: str = "numpy") -> np.ndarray | list[np.ndarray]:
         """Outputs for `x` (array, list, or dict keyed by input name) on the chosen backend."""
-        from kir.backends import get as get_backend
-        from kir.models.feeds import normalize_inputs
-
         self._ensure_built_for(x)
         self._require_built()
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
                                        or batch_size <= 0):
             raise FeedError(f"model '{self.name}': batch_size must be a positive integer or None, got {batch_size!r}")
         feeds = normalize_inputs(self, x)
-        outputs = get_backend(backend).predict(self, feeds, batch_size=batch_size)
+        outputs = backends.get(backend).predict(self, feeds, batch_size=batch_size)
         return outputs[0] if len(outputs) == 1 and self._single_output else list(outputs)
 
     def _ensure_built_for(self, x: Any) -> None:

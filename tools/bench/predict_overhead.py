@@ -1,7 +1,7 @@
 """Per-call cost of `model.predict(x, backend='onnx')` at batch 1 vs a bare
 `onnxruntime.InferenceSession.run` on the same file (the guide's small MLP, CPU provider).
 
-Run: PYTHONPATH=. python tests/onnx/measure_predict_overhead.py  (not collected by pytest:
+Run: PYTHONPATH=. python tools/bench/predict_overhead.py  (a benchmark, not a test:
 timings on a shared machine are too noisy for an assertion). Prints medians of interleaved
 rounds so background load hits both sides alike."""
 

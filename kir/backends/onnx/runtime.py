@@ -20,7 +20,7 @@ import numpy as np
 from kir.backends.base import Backend
 from kir.errors import ConfigError, FeedError, MissingDependencyError, did_you_mean
 from kir.ir.spec import TensorSpec
-from kir.models.feeds import batches, check_array
+from kir.models.feeds import batches, check_array, order_feeds, same_batch
 
 if TYPE_CHECKING:
     from kir.models.functional import Model
@@ -91,10 +91,6 @@ class Runtime:
             TensorSpec(tuple(d if isinstance(d, int) else None for d in i.shape), _NP_DTYPES.get(i.type, "float32"))
             for i in self.session.get_inputs()
         ]
-        self._dtypes = [np.dtype(s.dtype) for s in self.input_specs]
-        # (dtype, batch dim or None, non-batch dims) per input, for the no-copy fast path
-        self._fast = [(np.dtype(s.dtype), s.shape[0] if s.rank else None, tuple(s.shape[1:]))
-                      for s in self.input_specs]
         meta = self.session.get_modelmeta().custom_metadata_map
         bounds = json.loads(meta.get("kir_embedding_ids", "{}"))
         self._id_bounds = [(i, name, int(bounds[name])) for i, name in enumerate(self.input_names) if name in bounds]
@@ -109,32 +105,10 @@ class Runtime:
     def check_feeds(self, feeds: Any) -> list[np.ndarray]:
         """Input arrays in input order, checked and cast, or a FeedError naming the input."""
         names = self.input_names
-        if isinstance(feeds, dict):
-            unknown = [k for k in feeds if k not in names]
-            if unknown:
-                raise FeedError(f"'{self.name}' has no input named '{unknown[0]}'.{did_you_mean(unknown[0], names)} "
-                                f"Its inputs are: {', '.join(names)}")
-            missing = [n for n in names if n not in feeds]
-            if missing:
-                raise FeedError(f"'{self.name}': no data for input '{missing[0]}' (expected keys: {', '.join(names)})")
-            items = [feeds[n] for n in names]
-        else:
-            items = list(feeds) if isinstance(feeds, (list, tuple)) else [feeds]
-            if len(items) != len(names):
-                raise FeedError(f"'{self.name}' has {len(names)} input(s) ({', '.join(names)}), got {len(items)} "
-                                f"array(s); pass a list in that order or a dict keyed by name")
-        arrays = []
-        for item, name, spec, (dtype, batch, tail) in zip(items, names, self.input_specs, self._fast):
-            if (type(item) is np.ndarray and item.dtype == dtype and item.shape[1:] == tail
-                    and (batch is None or item.shape[0] == batch) and item.flags.c_contiguous):
-                arrays.append(item)
-            else:
-                arrays.append(check_array(item, spec, f"input '{name}' of '{self.name}'"))
-        if len(arrays) == 1:
-            return arrays
-        if len({a.shape[0] if a.ndim else 1 for a in arrays}) > 1:
-            sizes = ", ".join(f"{n}: {a.shape[0]}" for n, a in zip(names, arrays))
-            raise FeedError(f"'{self.name}': all inputs need the same number of samples, got {sizes}")
+        items = order_feeds("input", names, feeds, self.name)
+        arrays = [check_array(item, spec, lambda name=name: f"input '{name}' of '{self.name}'")
+                  for item, name, spec in zip(items, names, self.input_specs)]
+        same_batch(arrays, names, self.name, "input")
         return arrays
 
     # ---------------------------------------------------------------- running
