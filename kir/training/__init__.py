@@ -1,7 +1,7 @@
 """Training on the TensorFlow backend: what `Model.compile/fit/evaluate/...` delegate to.
 
 Entry points (each takes the model first): `compile_model`, `fit`, `evaluate`,
-`train_on_batch`, `test_on_batch`. `compile_model` needs no TensorFlow; the others import it.
+`train_on_batch`, `test_on_batch`. All of them import TensorFlow lazily.
 """
 
 from __future__ import annotations
