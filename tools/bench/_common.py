@@ -97,23 +97,36 @@ class Timing:
 
 
 def interleaved(runners: dict[str, Callable[[], object]], repeat: int, budget_s: float, warmup: int = 3,
-                min_runs: int = 5) -> Timing:
-    """Alternate single calls of every runner (order reversed every round) until `repeat` rounds or
-    `budget_s` seconds are used (but at least `min_runs` rounds); median per runner. Warm-up: up to
-    `warmup` rounds, fewer when one round already takes more than a tenth of the budget."""
+                min_runs: int = 5, settle: int = 1) -> Timing:
+    """Median seconds per call of each runner, the runners taking turns.
+
+    Each turn makes `settle` untimed calls and then one timed call, so every timed call finds its
+    own session warm (weights in cache) as a service calling one model repeatedly would, and no
+    runner profits from following itself. Turns go round in a fixed cycle (A B C A B C ...); an
+    earlier version reversed the order every round, which let the first and last runner follow
+    themselves and made two identical files differ by up to 1.5x. Stops after `repeat` rounds or
+    `budget_s` seconds (at least `min_runs` rounds). Warm-up: up to `warmup` rounds, fewer when one
+    round takes more than a tenth of the budget. Calls over a second skip the settling call and
+    need only 3 rounds."""
     names = list(runners)
     clock = time.perf_counter
     start = clock()
     for _ in range(warmup):
+        t0 = clock()
         for n in names:
             runners[n]()
+        per_call = (clock() - t0) / len(names)
         if clock() - start > budget_s / 10:
             break
+    if warmup and per_call > 1.0:  # seconds-long calls (--full sizes): caches are moot, time is not
+        settle, min_runs = 0, min(min_runs, 3)
     samples: dict[str, list[float]] = {n: [] for n in names}
     start = clock()
     for r in range(repeat):
-        for n in (names if r % 2 == 0 else names[::-1]):
+        for n in names:
             fn = runners[n]
+            for _ in range(settle):
+                fn()
             t0 = clock()
             fn()
             samples[n].append(clock() - t0)
@@ -138,15 +151,17 @@ def opset_of(path: str) -> int:
     return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
 
 
-def gemm_gflops(threads: int, n: int = 1024, budget_s: float = 1.5) -> float:
-    """Achieved float32 GFLOP/s of an onnxruntime MatMul (n x n x n) with the benchmark's session options:
-    the CPU roofline the conv models are measured against."""
+def gemm_runner(threads: int, n: int = 512) -> tuple[Callable[[], object], float]:
+    """A float32 n x n x n onnxruntime MatMul with the benchmark's session options, and its FLOPs.
+
+    Timed in turns with the models (like a third contender) it gives the CPU roofline under the same
+    conditions as the models' runs: on a busy machine a separately measured GEMM swings by 3x."""
     import onnx
     from onnx import TensorProto, helper
 
+    rng = np.random.default_rng(0)
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
-    rng = np.random.default_rng(0)
     b = onnx.numpy_helper.from_array(rng.standard_normal((n, n)).astype(np.float32), "b")
     graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "gemm", [a], [y], [b])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -154,9 +169,8 @@ def gemm_gflops(threads: int, n: int = 1024, budget_s: float = 1.5) -> float:
         path = os.path.join(tmp, "gemm.onnx")
         onnx.save(model, path)
         sess = make_session(path, threads)
-        x = rng.standard_normal((n, n)).astype(np.float32)
-        t = interleaved({"gemm": lambda: sess.run(None, {"a": x})}, repeat=200, budget_s=budget_s)
-    return 2.0 * n ** 3 / t.medians["gemm"] / 1e9
+    x = rng.standard_normal((n, n)).astype(np.float32)
+    return (lambda: sess.run(None, {"a": x})), 2.0 * n ** 3
 
 
 def numpy_gemm_gflops(n: int = 1024, budget_s: float = 1.0) -> float:
@@ -164,7 +178,7 @@ def numpy_gemm_gflops(n: int = 1024, budget_s: float = 1.0) -> float:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
-    t = interleaved({"np": lambda: a @ b}, repeat=200, budget_s=budget_s)
+    t = interleaved({"np": lambda: a @ b}, repeat=200, budget_s=budget_s, settle=0)
     return 2.0 * n ** 3 / t.medians["np"] / 1e9
 
 

@@ -67,10 +67,14 @@ class Row:
     tf: FileStats
     latency: dict[int, tuple[float, float]] = field(default_factory=dict)  # batch -> (kir s, tf s)
     runs: dict[int, int] = field(default_factory=dict)
+    aa: dict[int, float] = field(default_factory=dict)
+    """batch -> median of a second tf2onnx session / median of the first: the noise floor (A/A)."""
     diff_tf: float = float("nan")
     diff_keras: float = float("nan")
     flops: int = 0
     conv: bool = False
+    gemm_gflops: float = float("nan")
+    """The float32 GEMM roofline, timed in turns with this model's runs at the largest batch."""
 
     def ratio(self, batch: int) -> float:
         k, t = self.latency[batch]
@@ -195,18 +199,28 @@ def bench_model(name: str, args: argparse.Namespace, workdir: str) -> list[Row]:
     sessions = {"tf2onnx": C.make_session(tf_path, args.threads)}
     sessions.update({level: C.make_session(st.path, args.threads) for level, st in kir_stats.items()})
     outs = {key: run_outputs(s, check, order) for key, s in sessions.items()}
+    if not args.no_aa:
+        sessions["tf2onnx A/A"] = C.make_session(tf_path, args.threads)
     rows = [Row(name, level, kir_stats[level], tf_stats, diff_tf=max_abs(outs[level], outs["tf2onnx"]),
                 diff_keras=max_abs(outs[level], keras_out), flops=spec.flops(size), conv=spec.conv)
             for level in levels]
 
+    gemm, gemm_flops = C.gemm_runner(args.threads) if spec.conv else (None, 0.0)
     for batch in args.batches:
         feeds = sample_feeds(specs, batch, seed=3 + batch)
         bound = {key: C.feeds_for(s, feeds, order) for key, s in sessions.items()}
         runners = {key: (lambda s=s, f=bound[key]: s.run(None, f)) for key, s in sessions.items()}
+        if gemm is not None and batch == max(args.batches):
+            runners["gemm"] = gemm
         timing = C.interleaved(runners, repeat=args.repeat, budget_s=args.budget)
+        if "gemm" in runners:
+            for row in rows:
+                row.gemm_gflops = gemm_flops / timing.medians["gemm"] / 1e9
         for row in rows:
             row.latency[batch] = (timing.medians[row.level], timing.medians["tf2onnx"])
             row.runs[batch] = timing.runs
+            if not args.no_aa:
+                row.aa[batch] = timing.medians["tf2onnx A/A"] / timing.medians["tf2onnx"]
     if args.profile:
         for row in rows:
             if any(round(row.ratio(b), 2) > 1.0 for b in args.batches):
@@ -274,7 +288,7 @@ def main_table(rows: list[Row], batches: list[int]) -> tuple[list[str], list[lis
     head = ["model", "kir lvl", "nodes kir (T)", "nodes tf2onnx (T)", "export kir s", "export tf2onnx s",
             "export ratio"]
     for b in batches:
-        head += [f"b{b} kir us", f"b{b} tf2onnx us", f"b{b} ratio"]
+        head += [f"b{b} kir us", f"b{b} tf2onnx us", f"b{b} ratio", f"b{b} A/A"]
     head += ["max|kir-tf2onnx|", "max|kir-keras|"]
     body = []
     for r in rows:
@@ -282,24 +296,24 @@ def main_table(rows: list[Row], batches: list[int]) -> tuple[list[str], list[lis
                 f"{r.kir.export_s:.3f}", f"{r.tf.export_s:.3f}", f"{r.kir.export_s / r.tf.export_s:.3f}"]
         for b in batches:
             k, t = r.latency[b]
-            line += [_us(k), _us(t), f"{k / t:.2f}"]
+            line += [_us(k), _us(t), f"{k / t:.2f}", f"{r.aa[b]:.2f}" if b in r.aa else "-"]
         line += [f"{r.diff_tf:.1e}", f"{r.diff_keras:.1e}"]
         body.append(line)
     return head, body
 
 
-def roofline_table(rows: list[Row], batches: list[int], gemm: float) -> tuple[list[str], list[list[str]]]:
-    head = ["model", "kir lvl", "MFLOP/sample"] + [f"b{b} {who} GFLOP/s (% GEMM)" for b in batches
+def roofline_table(rows: list[Row], batches: list[int]) -> tuple[list[str], list[list[str]]]:
+    head = ["model", "kir lvl", "MFLOP/sample", "GEMM GFLOP/s"] + [f"b{b} {who} GFLOP/s (% GEMM)" for b in batches
                                                   for who in ("kir", "tf2onnx")]
     body = []
     for r in rows:
         if not r.conv:
             continue
-        line = [r.model, r.level, f"{r.flops / 1e6:.1f}"]
+        line = [r.model, r.level, f"{r.flops / 1e6:.1f}", f"{r.gemm_gflops:.1f}"]
         for b in batches:
             for sec in r.latency[b]:
                 g = r.flops * b / sec / 1e9
-                line.append(f"{g:.1f} ({100 * g / gemm:.0f}%)")
+                line.append(f"{g:.1f} ({100 * g / r.gemm_gflops:.0f}%)")
         body.append(line)
     return head, body
 
@@ -323,7 +337,8 @@ def missed_targets(rows: list[Row], batches: list[int]) -> list[str]:
         limit = 0.8 if r.model in RECURRENT else 1.0
         for b in batches:
             if round(r.ratio(b), 2) > limit:
-                missed.append(f"{r.model}: latency ratio {r.ratio(b):.2f} > {limit} at batch {b}")
+                noise = f" (A/A noise this run: {r.aa[b]:.2f})" if b in r.aa else ""
+                missed.append(f"{r.model}: latency ratio {r.ratio(b):.2f} > {limit} at batch {b}{noise}")
         if r.kir.export_s > 0.2 * r.tf.export_s:
             missed.append(f"{r.model}: export time ratio {r.kir.export_s / r.tf.export_s:.3f} > 0.2")
         if r.kir.nodes > r.tf.nodes or (r.model in STRICTLY_FEWER and r.kir.nodes >= r.tf.nodes):
@@ -342,7 +357,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--models", default=",".join(MODELS), help=f"comma list of: {', '.join(MODELS)}")
     p.add_argument("--repeat", type=int, default=400, help="max interleaved rounds per model and batch")
-    p.add_argument("--budget", type=float, default=3.0, help="seconds per model and batch (at least 5 rounds)")
+    p.add_argument("--budget", type=float, default=5.0, help="seconds per model and batch (at least 5 rounds)")
     p.add_argument("--opt-level", choices=["O0", "O2", "both"], default="O2", help="kir pass level")
     p.add_argument("--batches", default="1,32", help="comma list of batch sizes")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="onnxruntime intra-op threads")
@@ -351,6 +366,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="profile (onnxruntime) models where kir is slower")
     p.add_argument("--profile-runs", type=int, default=20)
     p.add_argument("--no-predict", action="store_true", help="skip the predict-overhead measurement")
+    p.add_argument("--no-aa", action="store_true",
+                   help="skip the A/A control (a second tf2onnx session timed against the first)")
     p.add_argument("--keep", metavar="DIR", help="write the exported files to DIR and keep them")
     p.add_argument("--predict-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -381,25 +398,28 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.keep or tmp
         os.makedirs(workdir, exist_ok=True)
         warm_up_exporters(workdir)
-        gemm = C.gemm_gflops(args.threads)
         rows: list[Row] = []
         for name in args.models:
             rows.extend(bench_model(name, args, workdir))
             print(f"[{name} done, {time.perf_counter() - t_start:.0f}s]", file=sys.stderr, flush=True)
         overhead = None if args.no_predict else predict_overhead_subprocess(args)
-        gemm_end = C.gemm_gflops(args.threads)
 
     print(f"onnxruntime {ort.__version__} (CPUExecutionProvider, {args.threads} intra-op threads in a {pool} pool, "
           f"ORT_ENABLE_ALL), keras {keras.__version__}, tensorflow {tf.__version__}, tf2onnx {tf2onnx.__version__}; "
           f"opsets: kir {sorted({r.kir.opset for r in rows})}, tf2onnx {sorted({r.tf.opset for r in rows})}")
-    print(f"latency: median of interleaved single runs (rounds per model/batch: "
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (1/5/15 min) at the end of the run")
+    print(f"latency: median of timed calls taken in turns (each turn: 1 untimed + 1 timed call; rounds per "
+          f"model/batch: "
           f"{min(min(r.runs.values()) for r in rows)}-{max(max(r.runs.values()) for r in rows)}); "
-          f"ratio = kir / tf2onnx; (T) = Transpose nodes\n")
+          f"ratio = kir / tf2onnx; A/A = a second session of the tf2onnx file / the first (the noise floor); "
+          f"(T) = Transpose nodes\n")
     print(render(*main_table(rows, args.batches), md))
     if any(r.conv for r in rows):
-        print(f"\nCPU roofline: onnxruntime MatMul 1024^3 float32 = {gemm:.1f} GFLOP/s at start, "
-              f"{gemm_end:.1f} at end; numpy matmul {C.numpy_gemm_gflops():.1f}\n")
-        print(render(*roofline_table(rows, args.batches, max(gemm, gemm_end)), md))
+        print(f"\nCPU roofline: GEMM = onnxruntime MatMul 512x512x512 float32 with the same session options, "
+              f"timed in turns with each conv model's runs at batch {max(args.batches)}; numpy matmul 1024^3 now: "
+              f"{C.numpy_gemm_gflops():.1f} GFLOP/s. FLOPs count conv and dense multiply-adds as 2.\n")
+        print(render(*roofline_table(rows, args.batches), md))
     if overhead:
         o = overhead
         print("\npredict overhead, small MLP, batch 1 (median):")
