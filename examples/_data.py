@@ -1,0 +1,81 @@
+"""Data for the examples: scikit-learn's handwritten digits, Keras-layout .npz files, sequence helpers.
+
+Keras' examples download MNIST, CIFAR10, IMDB and Reuters; these examples run offline instead:
+the digits set ships inside scikit-learn, the others generate data with a learnable signal, and
+`--data file.npz` takes the real thing in the layout Keras' dataset files use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Split(NamedTuple):
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Split:
+    """scikit-learn's 1797 8x8 handwritten digits as images in [0, 1], split stratified by class."""
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError:
+        raise SystemExit("error: this example needs scikit-learn for its digits data set; "
+                         "install it with: pip install -e '.[examples]'") from None
+    x, y = sk_load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32").reshape(-1, 8, 8)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for digit in range(10):  # stratified: the same fraction of every class goes to the test set
+        idx = rng.permutation(np.flatnonzero(y == digit))
+        test[idx[: round(test_fraction * len(idx))]] = True
+    train_idx, test_idx = rng.permutation(np.flatnonzero(~test)), np.flatnonzero(test)
+    return Split(x[train_idx], y[train_idx], x[test_idx], y[test_idx])
+
+
+def load_npz(path: Path, allow_pickle: bool = False) -> Split:
+    """x_train, y_train, x_test, y_test from a Keras-layout .npz (or x, y split 80/20 as Keras' reuters)."""
+    try:
+        with np.load(path, allow_pickle=allow_pickle) as f:
+            keys = set(f.files)
+            if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+                return Split(f["x_train"], f["y_train"], f["x_test"], f["y_test"])
+            if {"x", "y"} <= keys:
+                x, y = f["x"], f["y"]
+                cut = int(len(x) * 0.8)
+                return Split(x[:cut], y[:cut], x[cut:], y[cut:])
+    except FileNotFoundError:
+        raise SystemExit(f"error: --data {path}: no such file") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise SystemExit(f"error: --data {path} stores Python objects (lists of word indices, as Keras' "
+                             "imdb.npz does); pass --allow-pickle if you trust the file") from None
+        raise SystemExit(f"error: --data {path}: {exc}") from None
+    raise SystemExit(f"error: --data {path} has arrays {sorted(keys)}; expected x_train, y_train, x_test, "
+                     "y_test (or x, y)")
+
+
+def pad_sequences(sequences: object, maxlen: int) -> np.ndarray:
+    """Keras' `pad_sequences` defaults: zeros in front, keep the last `maxlen` entries of long ones."""
+    if isinstance(sequences, np.ndarray) and sequences.dtype != object and sequences.ndim == 2:
+        sequences = list(sequences)
+    out = np.zeros((len(sequences), maxlen), dtype="int32")  # type: ignore[arg-type]
+    for i, seq in enumerate(sequences):  # type: ignore[arg-type]
+        seq = np.asarray(seq, dtype="int64")[-maxlen:]
+        if len(seq):
+            out[i, -len(seq):] = seq
+    return out
+
+
+def multi_hot(sequences: object, num_words: int) -> np.ndarray:
+    """Keras' `Tokenizer.sequences_to_matrix(mode='binary')`: 1 where a word index occurs."""
+    out = np.zeros((len(sequences), num_words), dtype="float32")  # type: ignore[arg-type]
+    for i, seq in enumerate(sequences):  # type: ignore[arg-type]
+        seq = np.asarray(seq, dtype="int64")
+        out[i, seq[(seq >= 0) & (seq < num_words)]] = 1.0
+    return out
