@@ -30,7 +30,7 @@ def init_thread_pool(threads: int) -> str:
 
     Why: with a pool per session, the spinning workers of the session that just ran keep the cores
     busy while the next session starts, so on a 2-core machine interleaved sessions slow each other
-    down by a factor that depends on the order (we saw 4x on an LSTM file against itself). A shared
+    down by a factor that depends on the order (2.6x between two identical LSTM files). A shared
     pool removes that. If onnxruntime refuses (its environment already exists), fall back to
     per-session pools without spinning."""
     import onnxruntime as ort
