@@ -20,8 +20,10 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Split:
-    """scikit-learn's 1797 8x8 handwritten digits as images in [0, 1], split stratified by class."""
+def load_digits(seed: int = 0, test_fraction: float = 0.25, limit: int | None = None) -> Split:
+    """scikit-learn's 1797 8x8 handwritten digits as images in [0, 1], split stratified by class.
+
+    `limit` keeps only that many training and a quarter as many test images (for --smoke)."""
     try:
         from sklearn.datasets import load_digits as sk_load_digits
     except ImportError:
@@ -35,6 +37,8 @@ def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Split:
         idx = rng.permutation(np.flatnonzero(y == digit))
         test[idx[: round(test_fraction * len(idx))]] = True
     train_idx, test_idx = rng.permutation(np.flatnonzero(~test)), np.flatnonzero(test)
+    if limit is not None:
+        train_idx, test_idx = train_idx[:limit], test_idx[: max(1, limit // 4)]
     return Split(x[train_idx], y[train_idx], x[test_idx], y[test_idx])
 
 

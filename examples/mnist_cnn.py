@@ -35,9 +35,9 @@ def build_model() -> Sequential:
     return model
 
 
-def load_data(seed: int = 0) -> tuple:
+def load_data(seed: int = 0, limit: int | None = None) -> tuple:
     """Digits as (n, 8, 8, 1) images with one-hot labels: x_train, y_train, x_test, y_test."""
-    digits = load_digits(seed)
+    digits = load_digits(seed, limit=limit)
     x_train = digits.x_train.reshape(-1, img_rows, img_cols, 1)
     x_test = digits.x_test.reshape(-1, img_rows, img_cols, 1)
     y_train = kir.utils.to_categorical(digits.y_train, num_classes)
@@ -47,7 +47,7 @@ def load_data(seed: int = 0) -> tuple:
 
 def main() -> None:
     args = parse_args(__doc__, epochs=15)
-    x_train, y_train, x_test, y_test = load_data(args.seed)
+    x_train, y_train, x_test, y_test = load_data(args.seed, limit=256 if args.smoke else None)
 
     header("mnist_cnn: digits (8x8) -> CNN")
     model = build_model()

@@ -29,7 +29,7 @@ def build_model(input_dim: int = 64) -> Sequential:
 
 def main() -> None:
     args = parse_args(__doc__, epochs=20)
-    digits = load_digits(args.seed)
+    digits = load_digits(args.seed, limit=256 if args.smoke else None)
     x_train, x_test = digits.x_train.reshape(-1, 64), digits.x_test.reshape(-1, 64)
     y_train = kir.utils.to_categorical(digits.y_train, num_classes)
     y_test = kir.utils.to_categorical(digits.y_test, num_classes)

@@ -22,7 +22,7 @@ TARGET = 0.95
 
 def main() -> None:
     args = parse_args(__doc__, epochs=15)
-    x_train, y_train, x_test, y_test = load_data(args.seed)
+    x_train, y_train, x_test, y_test = load_data(args.seed, limit=256 if args.smoke else None)
 
     header("kir quickstart: the guide's MNIST CNN on handwritten digits")
     line("data set", f"scikit-learn digits: {len(x_train)} training, {len(x_test)} test images of 8x8, 10 classes")
