@@ -29,7 +29,7 @@ class CompileConfig:
     weighted_metrics: list[list[Any]]
     output_names: list[str]
     jit_compile: bool
-    steps_per_execution: int = 1
+    steps_per_execution: int | None = None  # None: kir picks (several steps per call)
     resolved: dict = field(default_factory=dict)  # (output, y_true shape) -> metric objects
 
 
@@ -62,7 +62,7 @@ def compile_model(
     weighted_metrics: Any = None,
     run_eagerly: bool = False,
     jit_compile: Any = "auto",
-    steps_per_execution: int = 1,
+    steps_per_execution: Any = "auto",
     **kwargs: Any,
 ) -> None:
     """Configure `model` for training: optimizer, loss(es), metrics, loss weights."""
@@ -102,8 +102,13 @@ def compile_model(
         jit = _accelerator_present()
     else:
         jit = bool(jit_compile)
-    model.compiled = CompileConfig(opt, resolved_losses, weights, per_metrics, per_weighted, names, jit,
-                                   max(1, int(steps_per_execution)))
+    if steps_per_execution == "auto":
+        spe = None
+    elif isinstance(steps_per_execution, int) and steps_per_execution >= 1:
+        spe = steps_per_execution
+    else:
+        raise ConfigError(f"steps_per_execution must be 'auto' or a positive int, got {steps_per_execution!r}")
+    model.compiled = CompileConfig(opt, resolved_losses, weights, per_metrics, per_weighted, names, jit, spe)
     model.optimizer = opt
     model.loss = loss
     model.stop_training = False

@@ -63,7 +63,7 @@ class Engine:
         self.size = slot
         self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator")
         self._train_fn = None
-        self._chunk_fn = None
+        self._chunk_fns: dict[int, Any] = {}
         self._test_fn = None
         self._jit = cfg.jit_compile
 
@@ -132,27 +132,25 @@ class Engine:
         return self._train_fn
 
     def chunk_function_for(self, k: int):
-        """The chunk function (one trace per distinct chunk size k)."""
-        return self.train_chunk_function()
+        """`k` optimizer steps in one call, unrolled: row i of `idx` (k, batch) is step i's batch.
 
-    def train_chunk_function(self):
-        """`n` optimizer steps in one call: row i of `idx` (k, batch) is step i's batch.
-
-        Running several steps per call removes the per-step Python and dispatch cost; the
-        matrix has a fixed number of rows so one trace (one XLA compilation) serves every chunk.
+        Several steps per call remove the per-step Python and dispatch cost. The steps are
+        unrolled rather than put in a while loop because TensorFlow's graph optimizer (conv +
+        bias + activation fusion and friends) does not reach into loop bodies; one trace per k.
         """
-        if self._chunk_fn is None:
+        fn = self._chunk_fns.get(k)
+        if fn is None:
             self.cfg.optimizer.build(self.prog.trainable_variables)
 
-            def chunk(xs, ys, sws, idx, n):
-                def body(i):
-                    self._train_step(xs, ys, sws, idx[i])
-                    return (i + 1,)
+            def chunk(xs, ys, sws, idx):
+                total = None
+                for i in range(k):
+                    total = self._train_step(xs, ys, sws, idx[i])
+                return total
 
-                return tf.while_loop(lambda i: i < n, body, (tf.constant(0),))[0]
-
-            self._chunk_fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)
-        return self._chunk_fn
+            fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+            self._chunk_fns[k] = fn
+        return fn
 
     def test_function(self):
         if self._test_fn is None:

@@ -14,8 +14,8 @@ from kir.training.compile import require_compiled
 from kir.training.data import Arrays, prepare, split_validation, unpack_validation
 from kir.training.engine import Engine, device_arrays, engine_for
 
-#: samples per traced call when steps are chunked (several optimizer steps per call).
-CHUNK_SAMPLES = 2048
+#: optimizer steps per traced call when no callback watches single batches.
+CHUNK_STEPS = 8
 
 if TYPE_CHECKING:
     from kir.models.functional import Model
@@ -78,31 +78,26 @@ def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndar
 
 def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.ndarray | None,
                       progbar, model: Model) -> None:
-    """One epoch in chunks of several steps per call (used when no callback watches batches)."""
+    """One epoch with several steps per call (used when no callback watches single batches)."""
     xs, ys, sws = tensors
     index = order if order is not None else np.arange(n, dtype=np.int32)
     full, rem = divmod(n, batch_size)
     steps = full + (1 if rem else 0)
+    k = max(1, min(full, eng.cfg.steps_per_execution or CHUNK_STEPS))
+    rows = index[: full * batch_size].reshape(full, batch_size)
     done = 0
-    if full:
-        k = min(full, max(1, CHUNK_SAMPLES // batch_size))
-        rows = index[: full * batch_size].reshape(full, batch_size)
-        fn = eng.chunk_function_for(k)
-        for start in range(0, full, k):
-            part = rows[start:start + k]
-            m = len(part)
-            if m < k:
-                part = np.concatenate([part, np.zeros((k - m, batch_size), np.int32)])
-            fn(xs, ys, sws, tf.constant(part, tf.int32), tf.constant(m, tf.int32))
-            done += m
-            if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
-                progbar.on_train_batch_end(done - 1, eng.logs())
-            if model.stop_training:
-                return
-    if rem:
-        eng.train_function()(xs, ys, sws, tf.constant(index[full * batch_size:], tf.int32))
-        if progbar is not None and progbar.bar is not None:
-            progbar.on_train_batch_end(steps - 1, eng.logs())
+    while done < steps:
+        if done + k <= full:
+            eng.chunk_function_for(k)(xs, ys, sws, tf.constant(rows[done:done + k], tf.int32))
+            done += k
+        else:
+            part = index[done * batch_size:(done + 1) * batch_size]  # a leftover full batch or the last one
+            eng.train_function()(xs, ys, sws, tf.constant(part, tf.int32))
+            done += 1
+        if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
+            progbar.on_train_batch_end(done - 1, eng.logs())
+        if model.stop_training:
+            return
 
 
 def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
@@ -120,6 +115,9 @@ def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epoc
     """Trains the model on numpy data with TensorFlow; trained weights end up in the layers."""
     if kwargs:
         raise ConfigError(f"fit() got unexpected argument(s) {sorted(kwargs)}")
+    if steps_per_epoch is not None or validation_steps is not None:
+        raise ConfigError("fit(steps_per_epoch=/validation_steps=) apply to generators; kir trains on arrays, "
+                          "whose size and batch_size set the steps")
     cfg = require_compiled(model, "fit")
     batch_size = _batch_size(batch_size, "fit")
     verbose = _verbose(verbose)
