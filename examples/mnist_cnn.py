@@ -1,6 +1,6 @@
 """MNIST CNN (Keras' examples/mnist_cnn.py) trained on scikit-learn's 8x8 handwritten digits.
 
-    python examples/mnist_cnn.py          # ~98% test accuracy
+    python examples/mnist_cnn.py          # ~98% test accuracy in about 15 s of training
     python examples/mnist_cnn.py --smoke  # one epoch, to check the path
     kir-export examples/mnist_cnn.py:build_model model.onnx --check   # the untrained graph
 
@@ -15,7 +15,7 @@ import kir
 from kir.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from kir.models import Sequential
 
-batch_size = 128
+batch_size = 32  # Keras' example uses 128 on 60,000 MNIST images; the digits set has 1,347
 num_classes = 10
 img_rows, img_cols = 8, 8
 

@@ -1,6 +1,6 @@
 """MNIST MLP (Keras' examples/mnist_mlp.py) trained on scikit-learn's 8x8 handwritten digits.
 
-    python examples/mnist_mlp.py          # ~98% test accuracy in a few seconds
+    python examples/mnist_mlp.py          # ~97-98% test accuracy in about 10 s of training
     python examples/mnist_mlp.py --smoke  # one epoch, to check the path
 """
 
@@ -12,7 +12,7 @@ from kir.layers import Dense, Dropout
 from kir.models import Sequential
 from kir.optimizers import RMSprop
 
-batch_size = 128
+batch_size = 32  # Keras' example uses 128 on 60,000 MNIST images; the digits set has 1,347
 num_classes = 10
 
 
