@@ -13,6 +13,7 @@ from _common import deploy, header, line, parse_args, report_metrics, report_tra
 import kir
 from kir.layers import Conv2D, Input
 from kir.models import Model
+from kir.optimizers import Adam
 
 
 def build_model(size: int = 256) -> Model:
@@ -37,7 +38,7 @@ def make_data(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, 
 
 
 def main() -> None:
-    args = parse_args(__doc__, epochs=10, full=True)
+    args = parse_args(__doc__, epochs=20, full=True)
     size = sizes(args, default={"n": 1000, "size": 32}, full={"n": 200, "size": 256}, smoke={"n": 16, "size": 8})
     rng = np.random.default_rng(args.seed)
     x_train, y_train = make_data(size.n, size.size, rng)
@@ -46,7 +47,7 @@ def main() -> None:
     header("guide: residual connection (denoising)")
     model = build_model(size.size)
     line("model", f"{model.name}: {model.count_params():,} parameters, output {model.output_shape}")
-    model.compile(optimizer='adam', loss='mse')
+    model.compile(optimizer=Adam(learning_rate=0.01), loss='mse')
     with timed() as t:
         history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
     report_training(history, t.seconds, len(x_train))

@@ -7,6 +7,9 @@ left, right, up or down; a question holds the keyword "colour?" or "which way?";
 one of the 1000 answer words (0-2 the colours, 7-10 the directions).
 
     python examples/guide_video_qa.py [--smoke] [--full: 100 frames of 224x224, 100-word questions]
+
+--full builds the guide's model (about 1.3 GB of weights) and trains it on a few videos, one at a
+time: a job for a GPU, hours on a CPU.
 """
 
 import numpy as np
@@ -64,13 +67,13 @@ def make_data(n: int, frames: int, size: int, question_len: int, rng: np.random.
 
 
 def main() -> None:
-    args = parse_args(__doc__, epochs=5, full=True)
-    size = sizes(args, default={"n": 400, "frames": 4, "image": 32, "question": 10},
-                 full={"n": 8, "frames": 100, "image": 224, "question": 100},
+    args = parse_args(__doc__, epochs=6, full=True)
+    size = sizes(args, default={"n": 800, "frames": 2, "image": 32, "question": 10},
+                 full={"n": 4, "frames": 100, "image": 224, "question": 100},
                  smoke={"n": 8, "frames": 2, "image": 32, "question": 4})
     rng = np.random.default_rng(args.seed)
     videos, question_words, answers = make_data(size.n, size.frames, size.image, size.question, rng)
-    test_videos, test_questions, test_answers = make_data(max(8, size.n // 4), size.frames, size.image,
+    test_videos, test_questions, test_answers = make_data(max(4, size.n // 4), size.frames, size.image,
                                                           size.question, rng)
 
     header("guide: video question answering")
@@ -80,7 +83,7 @@ def main() -> None:
     video_qa_model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
     with timed() as t:
         history = video_qa_model.fit([videos, question_words], answers, epochs=args.epochs,
-                                     batch_size=8 if args.full else 32, verbose=2)
+                                     batch_size=1 if args.full else 32, verbose=2)
     report_training(history, t.seconds, len(answers))
     report_metrics(video_qa_model, [test_videos, test_questions], test_answers)
     line("baseline", "guessing the most common answer: about 0.1667")

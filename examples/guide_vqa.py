@@ -4,7 +4,7 @@ Generated data: a coloured square (red, green or blue) in one of the four quadra
 image; a question of random filler words holding one keyword, "colour?" or "where?"; the answer
 is one of the 1000 answer words (0-2 the colours, 3-6 the quadrants).
 
-    python examples/guide_vqa.py [--smoke] [--full: 224x224 images, 100-word questions]
+    python examples/guide_vqa.py [--smoke] [--full: 224x224 images, 100-word questions; slow on a CPU]
 """
 
 from types import SimpleNamespace
@@ -16,7 +16,7 @@ import kir
 from kir.layers import LSTM, Conv2D, Dense, Embedding, Flatten, Input, MaxPooling2D
 from kir.models import Model, Sequential
 
-COLOUR, WHERE = 1, 2  # the keyword ids; the fillers are ids from 10 up
+COLOUR, WHERE = 1, 2  # the keyword ids; the fillers are ids 10-59
 
 
 def build_model(image_size: int = 224, question_len: int = 100) -> SimpleNamespace:
@@ -65,8 +65,9 @@ def draw_square(canvas: np.ndarray, top: int, left: int, side: int, colour: int)
 
 
 def questions(kind: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Filler words with the keyword `kind` (COLOUR or WHERE) at a random position."""
-    words = rng.integers(10, 10000, size=(len(kind), length)).astype('int32')
+    """Filler words (a small vocabulary, so a question cannot be memorised by its words) with the
+    keyword `kind` (COLOUR or WHERE) at a random position."""
+    words = rng.integers(10, 60, size=(len(kind), length)).astype('int32')
     words[np.arange(len(kind)), rng.integers(0, length, size=len(kind))] = kind
     return words
 
