@@ -3,7 +3,7 @@
     pip install -e ".[examples]" && python examples/quickstart.py
 
 Trains the CNN of examples/mnist_cnn.py on scikit-learn's 8x8 handwritten digits with TensorFlow
-(about a minute on two CPU cores), exports it as `kir-export` does (dynamic batch, -O2), runs the
+(under a minute on two CPU cores), exports it as `kir-export` does (dynamic batch, -O2), runs the
 file in a plain onnxruntime session, and prints a one-screen report: test accuracy (>= 95%), the
 ONNX file, parity with TensorFlow and latency.
 """
