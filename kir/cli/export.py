@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="run the file in onnxruntime against the numpy reference on random inputs")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing unless something fails")
-    p.add_argument("-v", "--verbose", action="store_true", help="also print the lowered kir graph")
+    p.add_argument("--nchw-io", action="store_true",
+                   help="image inputs/outputs in NCHW: no Transpose at the graph boundary")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print the pass report and the optimized graph")
     p.add_argument("--dot", metavar="GRAPH.dot", help="write the (optimized) kir graph as Graphviz DOT")
     return p
 
@@ -157,12 +159,13 @@ def run_export(args: argparse.Namespace) -> int:
     model = load_source(args.source)
     dtype = "float16" if args.fp16 else "float32"
     result = export(model, args.output, opset=args.opset, batch_size=args.batch_size, dtype=dtype,
-                    optimize=f"O{args.level}")
+                    optimize=f"O{args.level}", nchw_io=args.nchw_io)
     if args.dot:
         Path(args.dot).write_text(result.graph.to_dot())
     result.seconds = time.perf_counter() - start
     out = [] if args.quiet else report_lines(result, f"O{args.level}", dtype)
     if args.verbose and not args.quiet:
+        out.append(str(result.report))
         out.append(result.graph.dump("  "))
     status = 0
     if args.check:

@@ -54,6 +54,8 @@ class ExportResult:
     external_data: str | None = None
     graph: Graph | None = field(default=None, repr=False)
     """The (optimized) kir graph that was lowered."""
+    report: Any = field(default=None, repr=False)
+    """The pass pipeline's report (kir.passes.PipelineReport)."""
 
 
 def embedding_id_bounds(graph: Graph) -> dict[int, int]:
@@ -92,13 +94,14 @@ def _level(optimize: Any) -> str:
     return level
 
 
-def optimized_graph(graph: Graph, optimize: Any = "O2", batch_size: int | None = None) -> Graph:
-    """The graph that export lowers at this optimization level.
+def optimized_graph(graph: Graph, optimize: Any = "O2", batch_size: int | None = None,
+                    nchw_io: bool = False) -> tuple[Graph, Any]:
+    """The graph that export lowers at this optimization level, and the pipeline's report.
 
-    The pass pipeline (kir.passes) is not part of the tree yet, so every level lowers the graph
-    as built; the lowering is correct on unoptimized graphs (that is what O0 means)."""
-    _level(optimize)
-    return graph
+    The lowering is correct on unoptimized graphs too (that is what O0 means)."""
+    from kir.passes import run_pipeline
+
+    return run_pipeline(graph, "inference", _level(optimize), static_batch=batch_size, nchw_io=nchw_io)
 
 
 def _batch_dim(dynamic_batch: bool, batch_size: int | None) -> int | str:
@@ -124,10 +127,11 @@ def to_onnx(
     dtype: str = "float32",
     optimize: Any = "O2",
     io_dtype: str | None = None,
+    nchw_io: bool = False,
 ) -> ModelProto:
     """The ONNX ModelProto of a model (not checked or written; see `export`)."""
     level = _level(optimize)
-    graph = optimized_graph(_graph_of(model_or_graph), level, batch_size)
+    graph, _ = optimized_graph(_graph_of(model_or_graph), level, batch_size, nchw_io)
     return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype)
 
 
@@ -239,13 +243,15 @@ def export(
     optimize: Any = "O2",
     external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
     io_dtype: str | None = None,
+    nchw_io: bool = False,
 ) -> ExportResult:
     """Write `model_or_graph` as ONNX to `path` and return what was written.
 
     opset: 13..21 (default 17). dynamic_batch / batch_size: symbolic 'batch' dimension, or a
     static one. dtype: 'float16' stores weights and computes in half precision (for GPUs) while
     inputs and outputs stay float32 unless io_dtype='float16'. optimize: pass pipeline level
-    'O0'..'O2'. Raises ConfigError for bad options and ExportError when writing fails; in
+    'O0'..'O2'. nchw_io: image inputs/outputs in NCHW, so no Transpose is left at the boundary.
+    Raises ConfigError for bad options and ExportError when writing fails; in
     either case no file is left at `path`."""
     start = time.perf_counter()
     target = Path(os.fspath(path))
@@ -257,7 +263,7 @@ def export(
         raise ConfigError(f"external_data_threshold must be a non-negative int, got {external_data_threshold!r}")
     level = _level(optimize)
     batch = _batch_dim(dynamic_batch, batch_size)
-    graph = optimized_graph(_graph_of(model_or_graph), level, batch_size)
+    graph, report = optimized_graph(_graph_of(model_or_graph), level, batch_size, nchw_io)
     model = _build(graph, opset, batch, dtype, level, io_dtype)
     counts = Counter(n.op_type for n in model.graph.node)
     parameters = _parameter_count(model)
@@ -287,4 +293,4 @@ def export(
     size = target.stat().st_size + ((target.parent / data_name).stat().st_size if data_name else 0)
     return ExportResult(str(target), opset, _io(model.graph.input), _io(model.graph.output), counts, parameters,
                         size, time.perf_counter() - start, str(target.parent / data_name) if data_name else None,
-                        graph)
+                        graph, report)
