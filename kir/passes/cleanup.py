@@ -8,20 +8,20 @@ from collections import Counter
 
 from kir.ir.graph import Graph
 from kir.passes.base import graph_pass
-from kir.passes.edit import bypass, is_output
+from kir.passes.edit import bypass, inputs_of, is_output, order, vertex_of
 from kir.passes.rewrite import Rule, apply_rules
 
 
 def _keeps_output_distinct(graph: Graph, vid: int) -> bool:
     """A graph output must not become a graph input (exporters need a node between them)."""
-    src = graph.input_refs(vid)[0][0]
-    return is_output(graph, vid) and graph.vertex(src).op == "Input"
+    src = inputs_of(graph, vid)[0][0]
+    return is_output(graph, vid) and vertex_of(graph, src).op == "Input"
 
 
 def _passthrough(graph: Graph, vid: int):
     if _keeps_output_distinct(graph, vid):
         return None
-    src = graph.input_refs(vid)[0]
+    src = inputs_of(graph, vid)[0]
     bypass(graph, vid, src)
     return [src[0]]
 
@@ -30,8 +30,8 @@ def _when(pred):
     """A rewrite that bypasses the vertex when `pred(vertex, input_spec)` holds."""
 
     def rewrite(graph: Graph, vid: int):
-        v = graph.vertex(vid)
-        if not pred(v, graph.spec(graph.input_refs(vid)[0])):
+        v = vertex_of(graph, vid)
+        if not pred(v, graph.spec(inputs_of(graph, vid)[0])):
             return None
         return _passthrough(graph, vid)
 
@@ -77,12 +77,12 @@ def dce(graph: Graph, **_: object) -> Counter:
 
 
 def _cse_key(graph: Graph, vid: int) -> tuple | None:
-    v = graph.vertex(vid)
+    v = vertex_of(graph, vid)
     if v.op in ("Input", "Dropout"):  # Dropout draws fresh noise per call while training
         return None
     sub = id(v.subgraph) if v.subgraph is not None else None
     return (v.op, json.dumps(v.attrs, sort_keys=True), tuple(sorted(v.params.items())),
-            tuple(graph.input_refs(vid)), sub)
+            tuple(inputs_of(graph, vid)), sub)
 
 
 @graph_pass("cse", recurse=True)
@@ -90,14 +90,14 @@ def cse(graph: Graph, **_: object) -> Counter:
     """Merge vertices computing the same op, attrs and params on the same inputs."""
     seen: dict[tuple, int] = {}
     merged = 0
-    for vid in graph.topological_order():
+    for vid in order(graph):
         key = _cse_key(graph, vid)
         if key is None:
             continue
         first = seen.setdefault(key, vid)
         if first == vid:
             continue
-        for i in range(len(graph.vertex(vid).outputs)):
+        for i in range(len(vertex_of(graph, vid).outputs)):
             graph.replace_uses((vid, i), (first, i))
         graph.remove_vertex(vid)
         merged += 1

@@ -1,12 +1,49 @@
 """Small graph-editing helpers shared by the passes: add an op with its inferred specs, bypass
-a vertex, redirect uses, ask about users. All are local (no whole-graph scans)."""
+a vertex, redirect uses, ask about users. All are local (no whole-graph scans).
+
+`order`, `inputs_of` and `vertex_of` are fast equivalents of Graph.topological_order /
+input_refs / vertex for the hot loops of passes over 10k-vertex graphs: they read networkx's
+adjacency dicts directly instead of going through its (much slower) views.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
-from kir.ir.graph import Graph, Ref
+from kir.ir.graph import Graph, Ref, Vertex
 from kir.ir.shapes import infer_vertex
+
+
+def vertex_of(graph: Graph, vid: int) -> Vertex:
+    return graph.nx._node[vid]["vertex"]
+
+
+def inputs_of(graph: Graph, vid: int) -> list[Ref]:
+    """The tensors feeding `vid`, in input order (Graph.input_refs, without the view overhead)."""
+    edges = [(d["dst_index"], src, d["src_index"]) for src, keyed in graph.nx._pred[vid].items()
+             for d in keyed.values()]
+    if len(edges) > 1:
+        edges.sort()
+    return [(src, index) for _, src, index in edges]
+
+
+def order(graph: Graph) -> list[int]:
+    """A topological order (Kahn, FIFO from the lowest ids; deterministic for a given graph)."""
+    pred, succ = graph.nx._pred, graph.nx._succ
+    missing = {vid: len(p) for vid, p in pred.items()}
+    ready = deque(sorted(vid for vid, n in missing.items() if n == 0))
+    out = []
+    while ready:
+        vid = ready.popleft()
+        out.append(vid)
+        for dst in succ[vid]:
+            missing[dst] -= 1
+            if missing[dst] == 0:
+                ready.append(dst)
+    if len(out) != len(missing):
+        return graph.topological_order()  # raises GraphError naming the cycle
+    return out
 
 
 def add_op(graph: Graph, op: str, inputs: list[Ref], attrs: dict[str, Any] | None = None, *, name: str,
@@ -19,8 +56,8 @@ def add_op(graph: Graph, op: str, inputs: list[Ref], attrs: dict[str, Any] | Non
 
 def reinfer(graph: Graph, vid: int) -> None:
     """Recompute one vertex's output specs from its (possibly new) inputs and attrs."""
-    v = graph.vertex(vid)
-    v.outputs = infer_vertex(graph, v, [graph.spec(r) for r in graph.input_refs(vid)])
+    v = vertex_of(graph, vid)
+    v.outputs = infer_vertex(graph, v, [vertex_of(graph, s).outputs[i] for s, i in inputs_of(graph, vid)])
 
 
 def is_output(graph: Graph, vid: int) -> bool:
@@ -29,14 +66,16 @@ def is_output(graph: Graph, vid: int) -> bool:
 
 def sole_user(graph: Graph, vid: int) -> int | None:
     """The only consumer of `vid` (which is not a graph output), else None."""
-    if graph.nx.out_degree(vid) != 1 or is_output(graph, vid):
+    succ = graph.nx._succ[vid]
+    if len(succ) != 1 or is_output(graph, vid):
         return None
-    return next(iter(graph.nx.successors(vid)))
+    (dst, keyed), = succ.items()
+    return dst if len(keyed) == 1 else None
 
 
 def producer(graph: Graph, vid: int, index: int = 0) -> int:
     """The vertex feeding input `index` of `vid`."""
-    return graph.input_refs(vid)[index][0]
+    return inputs_of(graph, vid)[index][0]
 
 
 def bypass(graph: Graph, vid: int, ref: Ref) -> None:

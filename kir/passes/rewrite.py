@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kir.errors import GraphError
 from kir.ir.graph import Graph
+from kir.passes.edit import order, vertex_of
 
 Rewrite = Callable[[Graph, int], "Iterable[int] | None"]
 
@@ -35,7 +36,7 @@ def apply_rules(graph: Graph, rules: Sequence[Rule], max_visits_per_vertex: int 
         for op in rule.ops:
             by_op.setdefault(op, []).append(rule)
     stats: Counter = Counter()
-    queue = deque(graph.topological_order())
+    queue = deque(order(graph))
     queued = set(queue)
     budget = max_visits_per_vertex * (len(queue) + 1)
     while queue:
@@ -46,14 +47,14 @@ def apply_rules(graph: Graph, rules: Sequence[Rule], max_visits_per_vertex: int 
         budget -= 1
         if budget < 0:
             raise GraphError(f"rewrite rules {[r.name for r in rules]} did not converge on graph '{graph.name}'")
-        for rule in by_op.get(graph.vertex(vid).op, []) + generic:
+        for rule in by_op.get(vertex_of(graph, vid).op, []) + generic:
             touched = rule.rewrite(graph, vid)
             if touched is None:
                 continue
             stats[rule.name] += 1
             for t in touched:
                 if t in graph:
-                    for u in (t, *graph.nx.successors(t)):
+                    for u in (t, *graph.nx._succ[t]):
                         if u not in queued:
                             queued.add(u)
                             queue.append(u)
