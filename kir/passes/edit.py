@@ -100,3 +100,12 @@ def set_input(graph: Graph, vid: int, position: int, ref: Ref) -> None:
         if data["dst_index"] == position:
             graph.nx.remove_edge(src, vid, key)
     graph.connect(ref, vid, position)
+
+
+def drop_if_unused(graph: Graph, vid: int) -> list[int]:
+    """Remove `vid` if nothing reads it any more; returns its producers (to revisit) or []."""
+    if graph.nx._succ[vid] or is_output(graph, vid) or vertex_of(graph, vid).op == "Input":
+        return [vid]
+    sources = [s for s, _ in inputs_of(graph, vid)]
+    graph.remove_vertex(vid)
+    return sources

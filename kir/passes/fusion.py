@@ -14,7 +14,7 @@ import numpy as np
 from kir.ir.graph import Graph
 from kir.ir.ops._checks import channel_axis
 from kir.passes.base import graph_pass
-from kir.passes.edit import bypass, inputs_of, producer, reinfer, set_input, sole_user, vertex_of
+from kir.passes.edit import bypass, drop_if_unused, inputs_of, producer, reinfer, set_input, sole_user, vertex_of
 from kir.passes.rewrite import Rule, apply_rules
 
 LINEAR_OPS = ("Dense", "Conv1D", "Conv2D")
@@ -104,7 +104,7 @@ def _bn_into_consumer(graph: Graph, vid: int):
         return None
     scale, shift = bn_affine(graph, vid)
     kernel = np.asarray(graph.store[u.params["kernel"]], np.float64)  # (..., in, out)
-    bias = _bias(graph, user, kernel.shape[-1]) + np.einsum("...io,i->o", kernel, shift)
+    bias = _bias(graph, user, kernel.shape[-1]) + (kernel * shift[:, None]).sum(axis=tuple(range(kernel.ndim - 1)))
     _set_weights(graph, user, kernel * scale[:, None], bias, "bnfold")
     bypass(graph, vid, inputs_of(graph, vid)[0])
     return [user]
@@ -143,7 +143,7 @@ def _skip_inner_reshape(graph: Graph, vid: int):
         return None
     set_input(graph, vid, 0, inputs_of(graph, src)[0])
     reinfer(graph, vid)
-    return [vid, src]
+    return [vid, *drop_if_unused(graph, src)]
 
 
 def _compose_permutes(graph: Graph, vid: int):
@@ -155,7 +155,7 @@ def _compose_permutes(graph: Graph, vid: int):
     v = vertex_of(graph, vid)
     v.attrs["dims"] = [int(inner[d - 1]) for d in v.attrs["dims"]]
     set_input(graph, vid, 0, inputs_of(graph, src)[0])
-    return [vid, src]
+    return [vid, *drop_if_unused(graph, src)]
 
 
 RESHAPE_RULES = [

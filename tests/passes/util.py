@@ -11,12 +11,12 @@ from tests.helpers import assert_close
 
 
 def random_feeds(graph: Graph, batch: int = 2, seed: int = 0) -> list[np.ndarray]:
-    """One random array per graph input (ids in [0, 5) for integer inputs)."""
+    """One random array per graph input (ids in [0, 5) for integer inputs, unknown dims 4)."""
     rng = np.random.default_rng(seed)
     feeds = []
     for vid in graph.inputs:
         spec = graph.vertex(vid).outputs[0]
-        shape = (batch, *spec.shape[1:])
+        shape = (batch, *(4 if d is None else d for d in spec.shape[1:]))  # unknown dims: 4
         if spec.dtype.startswith("int"):
             feeds.append(rng.integers(0, 5, shape).astype(spec.dtype))
         else:
