@@ -43,6 +43,12 @@ def reshape(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str
     return [ctx.reshape(inputs[0], [0, *(int(d) for d in vertex.attrs["target_shape"])])]
 
 
+@ONNX_LOWERINGS.register("ReshapeFull")
+def reshape_full(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+    """ONNX Reshape semantics exactly: 0 copies the input dim, one -1 is inferred."""
+    return [ctx.reshape(inputs[0], [int(d) for d in vertex.attrs["shape"]])]
+
+
 @ONNX_LOWERINGS.register("Permute")
 def permute(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
     return [ctx.op("Transpose", inputs[0], perm=[0, *(int(d) for d in vertex.attrs["dims"])])]

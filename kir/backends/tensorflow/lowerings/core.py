@@ -57,6 +57,17 @@ def flatten(ctx, attrs, inputs, params):
     return [tf.reshape(x, [-1, size])]
 
 
+@LOWERINGS.register("ReshapeFull")
+def reshape_full(ctx, attrs, inputs, params):
+    """0 copies the input dim at that index, one -1 is inferred (ONNX Reshape semantics)."""
+    x = inputs[0]
+    target = [int(d) for d in attrs["shape"]]
+    if 0 not in target:
+        return [tf.reshape(x, target)]
+    dims = tf.shape(x)
+    return [tf.reshape(x, tf.stack([dims[i] if d == 0 else tf.constant(d, tf.int32) for i, d in enumerate(target)]))]
+
+
 @LOWERINGS.register("Reshape")
 def reshape(ctx, attrs, inputs, params):
     x = inputs[0]
