@@ -26,6 +26,7 @@ from kir.passes.cleanup import cse, dce
 from kir.passes.edit import (
     add_op,
     bypass,
+    drop_if_unused,
     inputs_of,
     is_output,
     order,
@@ -108,10 +109,10 @@ def _compose_transposes(graph: Graph, vid: int):
     x = inputs_of(graph, src)[0]
     if perm == list(range(len(perm))) and not (is_output(graph, vid) and vertex_of(graph, x[0]).op == "Input"):
         bypass(graph, vid, x)
-        return [x[0], src]
+        return [x[0], *drop_if_unused(graph, src)]
     vertex_of(graph, vid).attrs["perm"] = perm
     set_input(graph, vid, 0, x)
-    return [vid, src]
+    return [vid, *drop_if_unused(graph, src)]
 
 
 def _sink(remap=None, ok=None):
@@ -127,13 +128,12 @@ def _sink(remap=None, ok=None):
         if perm is None or (ok is not None and not ok(vertex_of(graph, vid), perm)):
             return None
         inv = inverse(perm)
-        gain = sum(p == perm and sole_user(graph, s) == vid
-                   for p, (s, _) in zip(perms, refs))
-        cost = 1
+        dying = {s for p, (s, _) in zip(perms, refs) if p == perm and sole_user(graph, s) == vid}
+        gain, cost = len(dying), 1
         for p, (s, i) in zip(perms, refs):
             if p == perm:
                 continue
-            reuses = any(_perm(graph, d) == inv for d, _ in graph.users(s, i))
+            reuses = any(_perm(graph, d) == inv and d not in dying for d, _ in graph.users(s, i))
             merges = p is not None and sole_user(graph, s) == vid  # T_q then T_p^-1 compose into one
             cost += not (reuses or merges)
         if gain < cost:
@@ -147,7 +147,10 @@ def _sink(remap=None, ok=None):
         reinfer(graph, vid)
         t_out = add_op(graph, "Transpose", [(vid, 0)], {"perm": perm}, name=f"{v.name}/transpose")
         redirect_uses(graph, (vid, 0), (t_out, 0), keep=t_out)
-        return [vid, t_out, *(s for s, _ in refs)]
+        touched = [vid, t_out]
+        for s in dict.fromkeys(s for s, _ in refs):
+            touched += drop_if_unused(graph, s)
+        return touched
 
     return rewrite
 
@@ -176,7 +179,7 @@ def _flatten_of_transpose(graph: Graph, vid: int):
     else:
         return None
     set_input(graph, vid, 0, inputs_of(graph, src)[0])
-    return [vid, src]
+    return [vid, *drop_if_unused(graph, src)]
 
 
 SINK_RULES = [
