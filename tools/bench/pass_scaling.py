@@ -33,22 +33,24 @@ def residual(layers: int, width: int = 8) -> kir.Model:
 
 
 def measure(name: str, model: kir.Model, export: bool) -> float:
+    """Seconds of passes + export (what `kir-export` spends after building the graph)."""
     start = time.perf_counter()
     graph = model.to_graph()
     built = time.perf_counter()
     new, report = run_pipeline(graph)
     passed = time.perf_counter()
-    exported = passed
+    total = passed - built
+    line = (f"{name:<9} {len(graph):>6} ops -> {len(new):>6}: to_graph {built - start:5.2f} s, "
+            f"passes {passed - built:5.2f} s")
     if export:
         from kir.backends.onnx.export import to_onnx
 
-        to_onnx(new, optimize="O0")
-        exported = time.perf_counter()
+        to_onnx(graph, optimize="O2")  # runs the same pipeline, then lowers
+        total = time.perf_counter() - passed
+        line += f", to_onnx(O2) incl. passes {total:5.2f} s"
     slowest = sorted(report.records, key=lambda r: -r.seconds)[:3]
-    print(f"{name:<9} {len(graph):>6} ops -> {len(new):>6}: to_graph {built - start:6.2f} s, "
-          f"passes {passed - built:6.2f} s, export {exported - passed:6.2f} s "
-          f"(slowest: {', '.join(f'{r.name} {r.seconds:.2f}' for r in slowest)})")
-    return exported - built
+    print(line + f" (slowest passes: {', '.join(f'{r.name} {r.seconds:.2f}' for r in slowest)})")
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, factory in (("chain", chain), ("residual", residual)):
         model = factory(args.layers)
         total += measure(name, model, not args.no_export)
-    print(f"total passes{'' if args.no_export else ' + export'}: {total:.2f} s (goal < 10 s)")
+    print(f"total {'passes' if args.no_export else 'to_onnx (passes + export)'}: {total:.2f} s (goal < 10 s)")
     return 0
 
 
