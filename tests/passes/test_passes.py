@@ -245,3 +245,20 @@ def test_reshape_full_rule_and_kernel() -> None:
     g.outputs, g.output_names = [(r, 0)], ["y"]
     a = np.arange(48, dtype=np.float32).reshape(2, 4, 6)
     np.testing.assert_array_equal(run(g, [a])[0], a.reshape(2, 8, 3))
+
+
+def test_residual_conv_stack_runs_nchw_between_two_transposes() -> None:
+    x = inputs = L.Input(shape=(5, 5, 3), name="x")
+    for k in range(6):
+        y = L.Conv2D(3, (3, 3), padding="same", use_bias=False)(x)
+        y = L.Activation("relu")(L.BatchNormalization()(y))
+        x = L.add([x, y]) if k % 2 else y
+    x = L.MaxPooling2D((2, 2))(x)
+    g = randomize(kir.Model(inputs, x)).to_graph()
+    new, report = run_pipeline(g, debug=True)
+    counts = new.op_counts()
+    assert counts["Transpose"] == 2 and counts["BatchNormalization"] == 0 and counts["Activation"] == 0
+    assert_same_outputs(g, new, report)
+    new, report = run_pipeline(g, nchw_io=True)
+    assert new.op_counts()["Transpose"] == 0
+    assert_same_outputs(g, new, report)
