@@ -53,6 +53,8 @@ class Graph:
         self.inputs: list[int] = []
         self.outputs: list[Ref] = []
         self.output_names: list[str] = []
+        self.attrs: dict[str, Any] = {}
+        """Graph-level facts passes record (pipeline, level, NCHW inputs/outputs)."""
         self._next_id = 0
         self._names: set[str] = set()
 
@@ -183,6 +185,7 @@ class Graph:
         new.inputs = list(self.inputs)
         new.outputs = list(self.outputs)
         new.output_names = list(self.output_names)
+        new.attrs = _copy.deepcopy(self.attrs)
         new._next_id = self._next_id
         new._names = set(self._names)
         return new

@@ -277,7 +277,7 @@ def layout(graph: Graph, nchw_io: bool = False, **_: object) -> Counter:
     if nchw_io:
         ins, outs = _nchw_io(graph)
         stats["nchw_inputs"], stats["nchw_outputs"] = len(ins), len(outs)
-        graph.attrs = {**getattr(graph, "attrs", {}), "nchw_inputs": ins, "nchw_outputs": outs}
+        graph.attrs = {**graph.attrs, "nchw_inputs": ins, "nchw_outputs": outs}
     stats.update({f"cse_{k}": n for k, n in cse.fn(graph).items()})
     stats.update({f"dce_{k}": n for k, n in dce.fn(graph).items()})
     return stats

@@ -163,7 +163,7 @@ def run_pipeline(graph: Graph, pipeline: str = "inference", level: str = "O2", s
         passes = [infer_shapes, *passes]
     report = PipelineReport(pipeline, level, static_batch=static_batch)
     new, report = PassManager(passes, debug).run(graph, report, static_batch=static_batch, nchw_io=nchw_io)
-    attrs = getattr(new, "attrs", {})
+    attrs = new.attrs
     report.nchw_inputs = list(attrs.get("nchw_inputs", []))
     report.nchw_outputs = list(attrs.get("nchw_outputs", []))
     new.attrs = {**attrs, "pipeline": pipeline, "level": level, "static_batch": static_batch}
