@@ -7,8 +7,7 @@ from kir import activations, errors, initializers, layers, models, utils
 from kir.errors import KirError
 from kir.layers import Input
 from kir.models import Model, Sequential, load_model
-
-__version__ = "0.1.0"
+from kir.version import __version__  # noqa: E402
 
 
 def __getattr__(name: str):

@@ -1,20 +1,25 @@
-"""The IR: a networkx MultiDiGraph with one vertex per op and one edge per tensor use.
+"""The IR: one vertex per op and one edge per tensor use, with its own adjacency.
 
 Vertices carry a `Vertex` (op type, JSON-able attrs, parameter keys, output specs, a readable
-name, the source layer, and an optional sub-graph for nested models / TimeDistributed).
-Edges carry `src_index` (which output of the producer) and `dst_index` (which input of the
-consumer). Graph inputs are `Input` vertices; outputs are (vertex, index) references.
+name, the source layer's name, and an optional sub-graph for nested models / TimeDistributed).
+An edge says which output of the producer (`src_index`) feeds which input of the consumer
+(`dst_index`). Graph inputs are `Input` vertices; outputs are (vertex, index) references.
+
+The adjacency is plain dicts (inputs by position, users by (consumer, position)), so the hot
+queries of passes and interpreters are dictionary reads; the topological order, the
+structure key and the networkx view are cached and dropped on every edit. `to_networkx()` gives
+the graph as a frozen networkx MultiDiGraph (`_nx`) for analysis; nothing edits through it.
 """
 
 from __future__ import annotations
 
 import copy as _copy
+import heapq
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from kir.errors import GraphError
 from kir.ir.params import ParamStore
@@ -48,15 +53,27 @@ class Graph:
 
     def __init__(self, name: str = "graph", store: ParamStore | None = None) -> None:
         self.name = name
-        self.nx = nx.MultiDiGraph()
         self.store = store if store is not None else ParamStore()
         self.inputs: list[int] = []
         self.outputs: list[Ref] = []
         self.output_names: list[str] = []
         self.attrs: dict[str, Any] = {}
         """Graph-level facts passes record (pipeline, level, NCHW inputs/outputs)."""
+        self._vertices: dict[int, Vertex] = {}
+        self._in: dict[int, dict[int, Ref]] = {}
+        """vid -> {input position: the tensor feeding it}."""
+        self._users: dict[int, dict[Ref, int]] = {}
+        """vid -> {(consumer, input position): which output of vid it reads}."""
         self._next_id = 0
         self._names: set[str] = set()
+        self._order: list[int] | None = None
+        self._key: int | None = None
+        self._nx: Any = None
+
+    def _edited(self) -> None:
+        self._order = None
+        self._key = None
+        self._nx = None
 
     # ---------------------------------------------------------------- building
     def add_vertex(
@@ -74,17 +91,38 @@ class Graph:
         vid = self._next_id
         self._next_id += 1
         vname = self._unique_name(name or op.lower())
-        self.nx.add_node(vid, vertex=Vertex(op, dict(attrs or {}), list(outputs or []), vname,
-                                            dict(params or {}), layer, subgraph))
-        for dst_index, (src, src_index) in enumerate(inputs):
-            self.connect((src, src_index), vid, dst_index)
+        self._vertices[vid] = Vertex(op, dict(attrs or {}), list(outputs or []), vname, dict(params or {}), layer,
+                                     subgraph)
+        self._in[vid] = {}
+        self._users[vid] = {}
+        self._edited()
+        for dst_index, ref in enumerate(inputs):
+            self.connect(ref, vid, dst_index)
         return vid
 
     def connect(self, ref: Ref, dst: int, dst_index: int) -> None:
+        """Feed `ref` into input `dst_index` of `dst` (which must be free)."""
         src, src_index = ref
-        if src not in self.nx:
+        if src not in self._vertices:
             raise GraphError(f"cannot connect vertex {src}: it is not in graph '{self.name}'")
-        self.nx.add_edge(src, dst, src_index=src_index, dst_index=dst_index)
+        if dst_index in self._in[dst]:
+            raise GraphError(f"input {dst_index} of vertex '{self._vertices[dst].name}' is already connected; "
+                             f"use set_input to rewire it")
+        self._in[dst][dst_index] = (src, src_index)
+        self._users[src][(dst, dst_index)] = src_index
+        self._edited()
+
+    def disconnect(self, dst: int, dst_index: int) -> None:
+        """Free input `dst_index` of `dst`."""
+        src, _ = self._in[dst].pop(dst_index)
+        del self._users[src][(dst, dst_index)]
+        self._edited()
+
+    def set_input(self, vid: int, position: int, ref: Ref) -> None:
+        """Rewire input `position` of `vid` to read `ref`."""
+        if position in self._in[vid]:
+            self.disconnect(vid, position)
+        self.connect(ref, vid, position)
 
     def _unique_name(self, base: str) -> str:
         name, n = base, 1
@@ -95,47 +133,85 @@ class Graph:
 
     # ---------------------------------------------------------------- queries
     def vertex(self, vid: int) -> Vertex:
-        return self.nx.nodes[vid]["vertex"]
+        return self._vertices[vid]
+
+    def vertex_ids(self) -> list[int]:
+        """Every vertex id, in the order the vertices were added."""
+        return list(self._vertices)
 
     def __contains__(self, vid: int) -> bool:
-        return vid in self.nx
+        return vid in self._vertices
 
     def __len__(self) -> int:
-        return self.nx.number_of_nodes()
+        return len(self._vertices)
 
     def input_refs(self, vid: int) -> list[Ref]:
         """The tensors feeding `vid`, in input order."""
-        edges = sorted(self.nx.in_edges(vid, data=True), key=lambda e: e[2]["dst_index"])
-        return [(src, data["src_index"]) for src, _, data in edges]
+        inputs = self._in[vid]
+        if len(inputs) < 2:
+            return list(inputs.values())
+        return [inputs[i] for i in sorted(inputs)]
+
+    def producer(self, vid: int, index: int = 0) -> int:
+        """The vertex feeding input `index` of `vid`."""
+        return self._in[vid][index][0]
+
+    def predecessors(self, vid: int) -> list[int]:
+        """The distinct vertices feeding `vid`."""
+        return list(dict.fromkeys(src for src, _ in self._in[vid].values()))
+
+    def successors(self, vid: int) -> list[int]:
+        """The distinct vertices reading any output of `vid`."""
+        return list(dict.fromkeys(dst for dst, _ in self._users[vid]))
 
     def users(self, vid: int, index: int | None = None) -> list[tuple[int, int]]:
         """(consumer vertex, input position) for each use of `vid`'s outputs (or output `index`)."""
-        return sorted(
-            (dst, data["dst_index"])
-            for _, dst, data in self.nx.out_edges(vid, data=True)
-            if index is None or data["src_index"] == index
-        )
+        return sorted(use for use, src_index in self._users[vid].items() if index is None or src_index == index)
+
+    def use_count(self, vid: int) -> int:
+        """How many vertex inputs read an output of `vid` (graph outputs not counted)."""
+        return len(self._users[vid])
+
+    def is_output(self, vid: int) -> bool:
+        return any(v == vid for v, _ in self.outputs)
 
     def spec(self, ref: Ref) -> TensorSpec:
         vid, index = ref
-        return self.vertex(vid).outputs[index]
+        return self._vertices[vid].outputs[index]
 
     def topological_order(self) -> list[int]:
-        """Vertex ids so that every producer comes before its consumers (stable by id)."""
-        try:
-            return list(nx.lexicographical_topological_sort(self.nx))
-        except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(self.nx)
-            names = " -> ".join(self.vertex(u).name for u, *_ in cycle)
-            raise GraphError(f"graph '{self.name}' has a cycle: {names}") from None
+        """Vertex ids so that every producer comes before its consumers, the lowest id first
+        among those ready (one order for every walker; cached until the next edit)."""
+        if self._order is None:
+            self._order = self._sort()
+        return self._order
+
+    def _sort(self) -> list[int]:
+        missing = {vid: len({src for src, _ in ins.values()}) for vid, ins in self._in.items()}
+        ready = [vid for vid, n in missing.items() if n == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            vid = heapq.heappop(ready)
+            order.append(vid)
+            for dst in self.successors(vid):
+                missing[dst] -= 1
+                if missing[dst] == 0:
+                    heapq.heappush(ready, dst)
+        if len(order) != len(missing):
+            import networkx as nx
+
+            cycle = nx.find_cycle(self.to_networkx())
+            names = " -> ".join(self._vertices[u].name for u, *_ in cycle)
+            raise GraphError(f"graph '{self.name}' has a cycle: {names}")
+        return order
 
     def vertices(self) -> list[tuple[int, Vertex]]:
-        return [(vid, self.vertex(vid)) for vid in self.topological_order()]
+        return [(vid, self._vertices[vid]) for vid in self.topological_order()]
 
     def op_counts(self, recursive: bool = False) -> Counter:
         counts: Counter = Counter()
-        for vid in self.nx.nodes:
-            v = self.vertex(vid)
+        for v in self._vertices.values():
             counts[v.op] += 1
             if recursive and v.subgraph is not None:
                 counts.update(v.subgraph.op_counts(recursive=True))
@@ -152,15 +228,30 @@ class Graph:
                     seen.setdefault(key, None)
         return list(seen)
 
+    def structure_key(self) -> int:
+        """A hash of everything but the weight values: ops, attrs, edges, specs, names and
+        parameter keys, sub-graphs included. Backends key their caches on it (with the store's
+        version); cached until the next edit through the graph (edit vertices on a copy)."""
+        if self._key is None:
+            self._key = hash((
+                self.name, tuple(self.inputs), tuple(self.outputs), tuple(self.output_names),
+                tuple((vid, v.op, json.dumps(v.attrs, sort_keys=True, default=repr), tuple(v.params.items()),
+                       tuple(v.outputs), v.name, v.layer, tuple(sorted(self._in[vid].items())),
+                       v.subgraph.structure_key() if v.subgraph is not None else None)
+                      for vid, v in self._vertices.items()),
+            ))
+        return self._key
+
     # ---------------------------------------------------------------- editing
-    def replace_uses(self, old: Ref, new: Ref) -> int:
-        """Point every consumer (and graph output) of `old` at `new`; returns how many moved."""
+    def replace_uses(self, old: Ref, new: Ref, keep: int | None = None) -> int:
+        """Point every consumer (and graph output) of `old` at `new`, except the consumer `keep`
+        (e.g. the new op that reads `old`); returns how many uses moved."""
         moved = 0
         src, index = old
-        for _, dst, key, data in list(self.nx.out_edges(src, keys=True, data=True)):
-            if data["src_index"] == index:
-                self.nx.remove_edge(src, dst, key)
-                self.connect(new, dst, data["dst_index"])
+        for (dst, position), src_index in list(self._users[src].items()):
+            if src_index == index and dst != keep:
+                self.disconnect(dst, position)
+                self.connect(new, dst, position)
                 moved += 1
         for i, ref in enumerate(self.outputs):
             if ref == old:
@@ -169,25 +260,32 @@ class Graph:
         return moved
 
     def remove_vertex(self, vid: int) -> None:
-        self._names.discard(self.vertex(vid).name)
-        self.nx.remove_node(vid)
+        """Drop `vid` and every edge touching it."""
+        for position in list(self._in[vid]):
+            self.disconnect(vid, position)
+        for dst, position in list(self._users[vid]):
+            self.disconnect(dst, position)
+        self._names.discard(self._vertices[vid].name)
+        del self._vertices[vid], self._in[vid], self._users[vid]
+        self._edited()
 
     def copy(self, share_store: bool = False) -> Graph:
         """A structural copy that passes may edit; arrays are shared, never mutated."""
         new = Graph(self.name, self.store if share_store else self.store.copy())
-        new.nx = nx.MultiDiGraph()
-        for vid in self.nx.nodes:
-            v = self.vertex(vid).copy()
+        for vid, vertex in self._vertices.items():
+            v = vertex.copy()
             if v.subgraph is not None:
                 v.subgraph.store = new.store
-            new.nx.add_node(vid, vertex=v)
-        new.nx.add_edges_from(self.nx.edges(keys=True, data=True))
+            new._vertices[vid] = v
+        new._in = {vid: dict(ins) for vid, ins in self._in.items()}
+        new._users = {vid: dict(uses) for vid, uses in self._users.items()}
         new.inputs = list(self.inputs)
         new.outputs = list(self.outputs)
         new.output_names = list(self.output_names)
         new.attrs = _copy.deepcopy(self.attrs)
         new._next_id = self._next_id
         new._names = set(self._names)
+        new._order = self._order
         return new
 
     # ---------------------------------------------------------------- checks and views
@@ -195,27 +293,43 @@ class Graph:
         """Raise GraphError if edges, inputs, outputs or parameter keys are inconsistent."""
         order = self.topological_order()
         for vid in order:
-            v = self.vertex(vid)
-            positions = sorted(data["dst_index"] for *_, data in self.nx.in_edges(vid, data=True))
+            v = self._vertices[vid]
+            positions = sorted(self._in[vid])
             if positions != list(range(len(positions))):
                 raise GraphError(f"vertex '{v.name}' ({v.op}) has input positions {positions}")
             for src, index in self.input_refs(vid):
-                if index >= len(self.vertex(src).outputs):
-                    raise GraphError(f"vertex '{v.name}' reads output {index} of '{self.vertex(src).name}', "
-                                     f"which has {len(self.vertex(src).outputs)} outputs")
+                if index >= len(self._vertices[src].outputs):
+                    raise GraphError(f"vertex '{v.name}' reads output {index} of '{self._vertices[src].name}', "
+                                     f"which has {len(self._vertices[src].outputs)} outputs")
             for role, key in v.params.items():
                 if key not in self.store:
                     raise GraphError(f"vertex '{v.name}' parameter '{role}' -> '{key}' is not in the store")
             if v.subgraph is not None:
                 v.subgraph.validate()
         for vid in self.inputs:
-            if vid not in self.nx or self.vertex(vid).op != "Input":
+            if vid not in self._vertices or self._vertices[vid].op != "Input":
                 raise GraphError(f"graph input {vid} is not an Input vertex")
         for vid, index in self.outputs:
-            if vid not in self.nx or index >= len(self.vertex(vid).outputs):
+            if vid not in self._vertices or index >= len(self._vertices[vid].outputs):
                 raise GraphError(f"graph output ({vid}, {index}) does not exist")
         if len(self.output_names) != len(self.outputs):
             raise GraphError("graph output names and outputs differ in length")
+
+    def to_networkx(self) -> Any:
+        """This graph as a frozen networkx MultiDiGraph, for analysis (networkx's algorithms:
+        cycles, dominators, paths). Nodes carry `vertex`; edges `src_index` and `dst_index`.
+        Built on first use and kept until the next edit; kir itself edits only through Graph."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.MultiDiGraph(name=self.name)
+            for vid, v in self._vertices.items():
+                g.add_node(vid, vertex=v)
+            for dst, ins in self._in.items():
+                for position, (src, src_index) in sorted(ins.items()):
+                    g.add_edge(src, dst, src_index=src_index, dst_index=position)
+            self._nx = nx.freeze(g)
+        return self._nx
 
     def dump(self, indent: str = "") -> str:
         """A readable text listing: one line per op, `%name:index` for tensors."""
@@ -247,8 +361,9 @@ class Graph:
         for vid, v in self.vertices():
             shapes = "\\n".join(format_shape(s.shape) for s in v.outputs)
             lines.append(f'  v{vid} [label="{{{v.name}|{v.op}|{shapes}}}"];')
-        for src, dst in self.nx.edges():
-            lines.append(f"  v{src} -> v{dst};")
+        for src, uses in self._users.items():
+            for dst, _ in uses:
+                lines.append(f"  v{src} -> v{dst};")
         for name, (vid, _) in zip(self.output_names, self.outputs):
             lines.append(f'  out_{_dot_id(name)} [label="{name}", shape=oval];')
             lines.append(f"  v{vid} -> out_{_dot_id(name)};")

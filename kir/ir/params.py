@@ -1,38 +1,49 @@
 """The parameter store: weights referenced by key from graph vertices.
 
-Keys are readable (`dense_1/kernel`) so they become ONNX initializer names. Entries that came
-from a layer remember their owner, so trained values can be written back; passes that derive
-new weights (BN folding) add new keys and never touch the user's arrays (copy-on-write).
+Keys are readable (`dense_1/kernel`) so they become ONNX initializer names. Whoever builds the
+graph registers each weight with its trainable flag and an opaque write-back callback, so a
+backend can train the graph and hand values back without knowing what owns them. Passes that
+derive new weights (BN folding) add new keys and never touch the registered arrays
+(copy-on-write). `version` changes whenever an array does, so backends can cache per store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import itertools
+from collections.abc import Callable, Hashable, Iterator
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from kir.layers.base import Layer
+Writer = Callable[[np.ndarray], None]
+"""Receives a trained value for one weight (the frontend passes the owning layer's setter)."""
+
+_versions = itertools.count(1)
 
 
 class ParamStore:
-    """key -> numpy array, plus key -> (layer, weight name) for arrays a layer owns."""
+    """key -> numpy array, plus per registered key: trainable or not, and its write-back callback."""
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
-        self._owners: dict[str, tuple[Layer, str]] = {}
-        self._key_of: dict[tuple[int, str], str] = {}
+        self._trainable: dict[str, bool] = {}
+        self._writers: dict[str, Writer] = {}
+        self._key_of: dict[Hashable, str] = {}
+        self.version = next(_versions)
+        """Unique to this store's current arrays: a new value anywhere gives a new version."""
 
-    def key_for(self, layer: Layer, weight: str) -> str:
-        """The key of `layer`'s weight, registering it on first use (shared layers share a key)."""
-        ident = (id(layer), weight)
-        key = self._key_of.get(ident)
+    def register(self, owner: Hashable, base: str, array: np.ndarray, *, trainable: bool = True,
+                 writer: Writer | None = None) -> str:
+        """The key of the weight identified by `owner`, registering it on first use (so every
+        vertex of a shared layer reads one key). `writer` receives trained values."""
+        key = self._key_of.get(owner)
         if key is None:
-            key = self.unique_key(f"{layer.name}/{weight}")
-            self._key_of[ident] = key
-            self._owners[key] = (layer, weight)
-            self._arrays[key] = layer.get_weight(weight)
+            key = self.unique_key(base)
+            self._key_of[owner] = key
+            self._arrays[key] = array
+            self._trainable[key] = bool(trainable)
+            if writer is not None:
+                self._writers[key] = writer
+            self.version = next(_versions)
         return key
 
     def unique_key(self, base: str) -> str:
@@ -42,9 +53,11 @@ class ParamStore:
         return key
 
     def add(self, base: str, array: np.ndarray) -> str:
-        """Store a derived array under a fresh key (used by passes); returns the key."""
+        """Store a derived array under a fresh key (used by passes; never trained); returns the key."""
         key = self.unique_key(base)
         self._arrays[key] = np.asarray(array)
+        self._trainable[key] = False
+        self.version = next(_versions)
         return key
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -65,22 +78,33 @@ class ParamStore:
     def items(self) -> list[tuple[str, np.ndarray]]:
         return list(self._arrays.items())
 
-    def owner(self, key: str) -> tuple[Layer, str] | None:
-        return self._owners.get(key)
+    def is_trainable(self, key: str) -> bool:
+        """Whether training may change `key` (recorded when the graph was built)."""
+        return self._trainable.get(key, False)
+
+    def trainable_keys(self) -> frozenset[str]:
+        return frozenset(k for k, t in self._trainable.items() if t)
+
+    def writes_back(self, key: str) -> bool:
+        """Whether `key` has an owner to hand trained values to."""
+        return key in self._writers
 
     def write_back(self, key: str, value: np.ndarray) -> None:
-        """Write a trained value to the owning layer's weight (and to this store)."""
-        owner = self._owners.get(key)
-        value = np.asarray(value, dtype=self._arrays[key].dtype).reshape(self._arrays[key].shape)
+        """Store a trained value for `key` and hand it to the key's owner."""
+        old = self._arrays[key]
+        value = np.asarray(value, dtype=old.dtype).reshape(old.shape)
         self._arrays[key] = value
-        if owner is not None:
-            layer, weight = owner
-            layer.assign_weight(weight, value)
+        self.version = next(_versions)
+        writer = self._writers.get(key)
+        if writer is not None:
+            writer(value)
 
     def copy(self) -> ParamStore:
-        """A new store sharing the arrays (they are never mutated in place)."""
+        """A new store sharing the arrays (they are never mutated in place) and the version."""
         new = ParamStore()
         new._arrays = dict(self._arrays)
-        new._owners = dict(self._owners)
+        new._trainable = dict(self._trainable)
+        new._writers = dict(self._writers)
         new._key_of = dict(self._key_of)
+        new.version = self.version
         return new

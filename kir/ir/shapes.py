@@ -1,30 +1,94 @@
 """Shape inference over a whole graph with the per-op rules, recursing into sub-graphs.
 
 Call-time checks (a layer called on a symbolic tensor) and the shape-inference pass both end
-here, so they can never disagree.
+here, so they can never disagree. The walk is `kir.ir.interpret.Interpreter` with specs as values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from kir.errors import ShapeError
 from kir.ir import ops
 from kir.ir.graph import Graph, Vertex
+from kir.ir.interpret import Interpreter, describe
 from kir.ir.spec import TensorSpec, format_shape
+
+T = TypeVar("T")
+
+
+class ShapeInterpreter(Interpreter[TensorSpec]):
+    """Runs the shape rules: values are TensorSpecs.
+
+    With `update=True` the specs of the top graph's vertices are rewritten in place (the pass uses
+    this on its own copy) and `changed` counts the vertices whose specs changed."""
+
+    free_values = False
+    checks_arity = False
+
+    def __init__(self, update: bool = False) -> None:
+        super().__init__()
+        self.update = update
+        self.changed = 0
+
+    def run(self, graph: Graph, inputs: Sequence[TensorSpec]) -> list[TensorSpec]:
+        if len(inputs) != len(graph.inputs):
+            raise ShapeError(f"model '{graph.name}' takes {len(graph.inputs)} inputs, got {len(inputs)}")
+        return super().run(graph, inputs)
+
+    def run_vertex(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[TensorSpec]) -> list[TensorSpec]:
+        if vertex.subgraph is not None:
+            out = nested_errors(describe(vertex), super().run_vertex, graph, vid, vertex, args)
+        else:
+            out = super().run_vertex(graph, vid, vertex, args)
+        if not self.path:
+            self.top_level(vertex, out)
+        return out
+
+    def top_level(self, vertex: Vertex, out: list[TensorSpec]) -> None:
+        """Called with each vertex of the top graph and its inferred specs."""
+        if self.update and out != vertex.outputs:
+            vertex.outputs = list(out)
+            if vertex.op == "Input":
+                vertex.attrs["shape"] = list(out[0].shape)
+            self.changed += 1
+
+    def input(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[TensorSpec]) -> list[TensorSpec]:
+        if not args:
+            return list(vertex.outputs)
+        _check_compatible(graph, vertex.name, vertex.outputs[0], args[0])
+        return [args[0]]
+
+    def run_op(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[TensorSpec]) -> list[TensorSpec]:
+        param_shapes = {role: tuple(graph.store[key].shape) for role, key in vertex.params.items()}
+        return ops.infer(vertex.op, vertex.attrs, args, param_shapes, where=describe(vertex))
+
+    def fold_time(self, vertex: Vertex, x: TensorSpec) -> TensorSpec:
+        if x.rank < 3:
+            raise ShapeError(f"TimeDistributed needs an input of rank >= 3 (batch, time, ...), "
+                             f"got {format_shape(x.shape)}")
+        batch, steps = x.shape[0], x.shape[1]
+        folded = None if batch is None or steps is None else batch * steps
+        return TensorSpec((folded,) + x.shape[2:], x.dtype)
+
+    def unfold_time(self, vertex: Vertex, x: TensorSpec, out: TensorSpec, spec: TensorSpec | None) -> TensorSpec:
+        return TensorSpec(x.shape[:2] + out.shape[1:], out.dtype)
+
+
+def nested_errors(where: str, fn: Callable[..., T], *args: object) -> T:
+    """fn(*args), a ShapeError from inside a sub-graph prefixed with the vertex that holds it."""
+    try:
+        return fn(*args)
+    except ShapeError as exc:
+        raise ShapeError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def infer_vertex(graph: Graph, vertex: Vertex, inputs: Sequence[TensorSpec]) -> list[TensorSpec]:
     """Output specs of one vertex given its input specs."""
-    where = f"layer '{vertex.layer}' ({vertex.op})" if vertex.layer else f"op '{vertex.name}' ({vertex.op})"
     if vertex.op == "Input":
         return list(vertex.outputs)
-    if vertex.op == "Call":
-        return call_specs(vertex.subgraph, inputs, where)
-    if vertex.op == "TimeDistributed":
-        return time_distributed_specs(vertex.subgraph, inputs, where)
-    param_shapes = {role: tuple(graph.store[key].shape) for role, key in vertex.params.items()}
-    return ops.infer(vertex.op, vertex.attrs, inputs, param_shapes, where=where)
+    return ShapeInterpreter().run_vertex(graph, None, vertex, list(inputs))
 
 
 def infer_graph(
@@ -35,46 +99,20 @@ def infer_graph(
     With `update=True` the vertices' output specs are rewritten in place (the pass uses this
     on its own copy); otherwise the graph is left untouched.
     """
-    specs: dict[int, list[TensorSpec]] = {}
-    if input_specs is not None:
-        if len(input_specs) != len(graph.inputs):
-            raise ShapeError(f"model '{graph.name}' takes {len(graph.inputs)} inputs, got {len(input_specs)}")
-        for vid, spec in zip(graph.inputs, input_specs):
-            declared = graph.vertex(vid).outputs[0]
-            _check_compatible(graph, graph.vertex(vid).name, declared, spec)
-            specs[vid] = [spec]
-    for vid in graph.topological_order():
-        vertex = graph.vertex(vid)
-        if vid in specs:
-            out = specs[vid]
-        else:
-            out = infer_vertex(graph, vertex, [specs[s][i] for s, i in graph.input_refs(vid)])
-        specs[vid] = out
-        if update:
-            vertex.outputs = list(out)
-            if vertex.op == "Input":
-                vertex.attrs["shape"] = list(out[0].shape)
-    return [specs[vid][i] for vid, i in graph.outputs]
+    if input_specs is None:
+        input_specs = [graph.vertex(vid).outputs[0] for vid in graph.inputs]
+    return ShapeInterpreter(update).run(graph, list(input_specs))
 
 
 def call_specs(subgraph: Graph, inputs: Sequence[TensorSpec], where: str = "") -> list[TensorSpec]:
     """Outputs of a nested model called on `inputs`."""
-    try:
-        return infer_graph(subgraph, inputs)
-    except ShapeError as exc:
-        raise ShapeError(f"{where}: {exc}" if where else str(exc)) from None
+    return nested_errors(where, infer_graph, subgraph, inputs)
 
 
 def time_distributed_specs(subgraph: Graph, inputs: Sequence[TensorSpec], where: str = "") -> list[TensorSpec]:
     """Outputs of TimeDistributed: the step graph on (batch*time, ...), unfolded to (batch, time, ...)."""
-    x = inputs[0]
-    if x.rank < 3:
-        raise ShapeError(f"{where}: TimeDistributed needs an input of rank >= 3 (batch, time, ...), "
-                         f"got {format_shape(x.shape)}")
-    batch, steps = x.shape[0], x.shape[1]
-    folded = None if batch is None or steps is None else batch * steps
-    step_out = call_specs(subgraph, [TensorSpec((folded,) + x.shape[2:], x.dtype)], where)
-    return [TensorSpec((batch, steps) + s.shape[1:], s.dtype) for s in step_out]
+    vertex = Vertex(op="TimeDistributed", attrs={}, outputs=[], name=subgraph.name, subgraph=subgraph)
+    return nested_errors(where, ShapeInterpreter().time_distributed, vertex, list(inputs))
 
 
 def _check_compatible(graph: Graph, name: str, declared: TensorSpec, given: TensorSpec) -> None:

@@ -13,13 +13,13 @@ import numpy as np
 from kir import initializers
 from kir.errors import ConfigError, GraphError, did_you_mean
 from kir.ir import ops
-from kir.ir.node import Node
 from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
-from kir.ir.tensor import KTensor
+from kir.layers.node import Node
+from kir.layers.tensor import KTensor
 
 if TYPE_CHECKING:
-    from kir.ir.build import Emitter
-    from kir.ir.graph import Ref
+    from kir.ir.graph import Graph, Ref
+    from kir.layers.emitter import Emitter
 
 _name_counts: Counter = Counter()
 _weights_epoch = [0]
@@ -102,13 +102,13 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name or unique_layer_name(_snake(type(self).__name__))
+        self._weights_version = 0
         self.trainable = bool(trainable)
         self.dtype = normalize_dtype(dtype)
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
         self._trainable_weight: dict[str, bool] = {}
         self._inbound_nodes: list[Node] = []
-        self._weights_version = 0
         self._initial_weights = weights
         self._batch_input_shape = self._declared_input_shape(input_shape, batch_input_shape, batch_size,
                                                              input_dim, input_length)
@@ -152,6 +152,14 @@ class Layer:
     def build(self, input_specs: list[TensorSpec]) -> None:
         """Create weights for inputs of these specs (called once, on the first call)."""
 
+    def build_once(self, input_specs: list[TensorSpec]) -> None:
+        """Build on the first call (and load `weights=` given to the constructor)."""
+        if not self.built:
+            self.build(input_specs)
+            self.built = True
+            if self._initial_weights is not None:
+                self.set_weights(self._initial_weights)
+
     def add_weight(self, name: str, shape: Sequence[int], initializer: str = "glorot_uniform",
                    trainable: bool = True) -> np.ndarray:
         value = initializers.initialize(initializer, tuple(shape))
@@ -177,6 +185,22 @@ class Layer:
         self._weights[name] = value.astype(old.dtype, copy=True)
         self._weights_version += 1
         bump_weights_epoch()
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training may change this layer's weights (takes effect at the next compile,
+        as in Keras 3: the graph records it, so cached programs see the change)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self._weights_version += 1
+        bump_weights_epoch()
+
+    def weight_trainable(self, name: str) -> bool:
+        """Whether weight `name` is trainable on its own (BatchNorm's moving statistics are not)."""
+        return self._trainable_weight.get(name, True)
 
     def sublayers(self) -> list[Layer]:
         """Layers whose weights this layer owns too (wrappers, nested models)."""
@@ -239,11 +263,7 @@ class Layer:
             raise ConfigError(f"layer '{self.name}': call argument '{key}' is not supported by kir")
         tensors = self._check_call_inputs(inputs)
         specs = [t.spec for t in tensors]
-        if not self.built:
-            self.build(specs)
-            self.built = True
-            if self._initial_weights is not None:
-                self.set_weights(self._initial_weights)
+        self.build_once(specs)
         out_specs = self.compute_output_specs(specs)
         node = Node(self, tensors, len(self._inbound_nodes))
         node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
@@ -283,6 +303,11 @@ class Layer:
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         """Lower one call into IR vertices; most layers are exactly one op."""
         return emitter.layer_op(self, inputs, name=self._vertex_name(node))
+
+    def step_graph(self, emitter: Emitter, step_inputs: Sequence[TensorSpec]) -> Graph:
+        """The graph applying this layer once to inputs of `step_inputs` (TimeDistributed's step);
+        a model answers with its own graph."""
+        return emitter.layer_step_graph(self, step_inputs)
 
     def _vertex_name(self, node: Node | None) -> str:
         return self.name if node is None or node.index == 0 else f"{self.name}_call{node.index}"

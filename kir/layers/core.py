@@ -6,15 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from kir import activations, initializers
-from kir.errors import ConfigError
+from kir.errors import ConfigError, check_positive_int
 from kir.ir.spec import TensorSpec
 from kir.layers.base import Layer
 
 
 def _positive_int(value: Any, what: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{layer}: {what} must be a positive integer, got {value!r}")
-    return int(value)
+    """`check_positive_int` with the layer named first (recurrent.py and embedding.py use it too)."""
+    return check_positive_int(value, f"{layer}: {what}")
 
 
 class Dense(Layer):

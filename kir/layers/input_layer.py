@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from kir.errors import ConfigError
-from kir.ir.node import Node
 from kir.ir.spec import TensorSpec, normalize_dtype
-from kir.ir.tensor import KTensor
 from kir.layers.base import Layer
+from kir.layers.node import Node
+from kir.layers.tensor import KTensor
 
 
 class InputLayer(Layer):

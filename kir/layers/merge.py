@@ -7,9 +7,9 @@ from typing import Any
 
 from kir.errors import ConfigError
 from kir.ir.spec import TensorSpec
-from kir.ir.tensor import KTensor
 from kir.layers import _args
 from kir.layers.base import Layer
+from kir.layers.tensor import KTensor
 
 
 class _Merge(Layer):

@@ -9,9 +9,9 @@ from kir.ir.spec import TensorSpec, format_shape
 from kir.layers.base import Layer
 
 if TYPE_CHECKING:
-    from kir.ir.build import Emitter
     from kir.ir.graph import Ref
-    from kir.ir.node import Node
+    from kir.layers.emitter import Emitter
+    from kir.layers.node import Node
 
 
 class TimeDistributed(Layer):
@@ -33,18 +33,11 @@ class TimeDistributed(Layer):
         return TensorSpec((None,) + spec.shape[2:], spec.dtype)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
-        from kir.models.functional import Model
-
-        step = self._step_spec(input_specs[0])
-        if isinstance(self.layer, Model):
-            return
-        if not self.layer.built:
-            self.layer.build([step])
-            self.layer.built = True
+        self.layer.build_once([self._step_spec(input_specs[0])])
 
     def _step_graph(self, spec: TensorSpec):
-        from kir.ir.build import Emitter
         from kir.ir.graph import Graph
+        from kir.layers.emitter import Emitter
 
         return Emitter(Graph(self.name), {}).step_graph(self.layer, [self._step_spec(spec)])
 
@@ -98,8 +91,8 @@ class Bidirectional(Layer):
                 sub.built = True
 
     def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
-        from kir.ir.build import Emitter
         from kir.ir.graph import Graph
+        from kir.layers.emitter import Emitter
 
         try:
             graph = Emitter(Graph(self.name), {}).step_graph(self, input_specs)

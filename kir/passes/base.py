@@ -35,7 +35,6 @@ class GraphPass:
     name: str
     fn: PassFn
     recurse: bool = False
-    doc: str = ""
 
     def run_inplace(self, graph: Graph, **options: Any) -> Counter:
         """Edit `graph` (which the caller owns) and return the stats."""
@@ -59,7 +58,7 @@ def graph_pass(name: str, recurse: bool = False) -> Callable[[PassFn], GraphPass
     """Register an in-place pass body `fn(graph, **options) -> Counter` under `name`."""
 
     def wrap(fn: PassFn) -> GraphPass:
-        p = GraphPass(name, fn, recurse, (fn.__doc__ or "").strip().split("\n")[0])
+        p = GraphPass(name, fn, recurse)
         PASSES[name] = p
         return p
 
@@ -76,7 +75,7 @@ def subgraphs(graph: Graph) -> list[Graph]:
     seen: dict[int, Graph] = {}
 
     def visit(g: Graph) -> None:
-        for vid in g.nx.nodes:
+        for vid in g.vertex_ids():
             sub = g.vertex(vid).subgraph
             if sub is not None and id(sub) not in seen:
                 visit(sub)

@@ -8,24 +8,24 @@ from collections import Counter
 
 from kir.ir.graph import Graph
 from kir.passes.base import graph_pass
-from kir.passes.edit import bypass, inputs_of, is_output, order, vertex_of
+from kir.passes.edit import bypass
 from kir.passes.rewrite import Rule, apply_rules
 
 
 def _keeps_output_distinct(graph: Graph, vid: int) -> bool:
     """A graph output must not become a graph input (exporters need a node between them)."""
-    src = inputs_of(graph, vid)[0][0]
-    return is_output(graph, vid) and vertex_of(graph, src).op == "Input"
+    src = graph.input_refs(vid)[0][0]
+    return graph.is_output(vid) and graph.vertex(src).op == "Input"
 
 
 def _passthrough(graph: Graph, vid: int):
     if _keeps_output_distinct(graph, vid):
-        v = vertex_of(graph, vid)
+        v = graph.vertex(vid)
         if v.op == "Identity":
             return None
         v.op, v.attrs = "Identity", {}  # the one identity an output that equals an input needs
         return [vid]
-    src = inputs_of(graph, vid)[0]
+    src = graph.input_refs(vid)[0]
     bypass(graph, vid, src)
     return [src[0]]
 
@@ -34,8 +34,8 @@ def _when(pred):
     """A rewrite that bypasses the vertex when `pred(vertex, input_spec)` holds."""
 
     def rewrite(graph: Graph, vid: int):
-        v = vertex_of(graph, vid)
-        if not pred(v, graph.spec(inputs_of(graph, vid)[0])):
+        v = graph.vertex(vid)
+        if not pred(v, graph.spec(graph.input_refs(vid)[0])):
             return None
         return _passthrough(graph, vid)
 
@@ -73,20 +73,20 @@ def dce(graph: Graph, **_: object) -> Counter:
         if vid in live:
             continue
         live.add(vid)
-        stack.extend(graph.nx.predecessors(vid))
-    dead = [vid for vid in graph.nx.nodes if vid not in live]
+        stack.extend(graph.predecessors(vid))
+    dead = [vid for vid in graph.vertex_ids() if vid not in live]
     for vid in dead:
         graph.remove_vertex(vid)
     return Counter({"removed": len(dead)})
 
 
 def _cse_key(graph: Graph, vid: int) -> tuple | None:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     if v.op in ("Input", "Dropout"):  # Dropout draws fresh noise per call while training
         return None
     sub = id(v.subgraph) if v.subgraph is not None else None
     return (v.op, json.dumps(v.attrs, sort_keys=True), tuple(sorted(v.params.items())),
-            tuple(inputs_of(graph, vid)), sub)
+            tuple(graph.input_refs(vid)), sub)
 
 
 @graph_pass("cse", recurse=True)
@@ -94,14 +94,14 @@ def cse(graph: Graph, **_: object) -> Counter:
     """Merge vertices computing the same op, attrs and params on the same inputs."""
     seen: dict[tuple, int] = {}
     merged = 0
-    for vid in order(graph):
+    for vid in graph.topological_order():
         key = _cse_key(graph, vid)
         if key is None:
             continue
         first = seen.setdefault(key, vid)
         if first == vid:
             continue
-        for i in range(len(vertex_of(graph, vid).outputs)):
+        for i in range(len(graph.vertex(vid).outputs)):
             graph.replace_uses((vid, i), (first, i))
         graph.remove_vertex(vid)
         merged += 1

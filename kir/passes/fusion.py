@@ -14,7 +14,7 @@ import numpy as np
 from kir.ir.graph import Graph
 from kir.ir.ops._checks import channel_axis
 from kir.passes.base import graph_pass
-from kir.passes.edit import bypass, drop_if_unused, inputs_of, producer, reinfer, set_input, sole_user, vertex_of
+from kir.passes.edit import bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
 LINEAR_OPS = ("Dense", "Conv1D", "Conv2D")
@@ -23,11 +23,11 @@ LINEAR_OPS = ("Dense", "Conv1D", "Conv2D")
 # ------------------------------------------------------------------ activation fusion
 def _fuse_activation(graph: Graph, vid: int):
     """Activation(Dense/Conv(x, linear)) -> Dense/Conv(x, activation) when the Activation is its only user."""
-    src = producer(graph, vid)
-    p = vertex_of(graph, src)
+    src = graph.producer(vid)
+    p = graph.vertex(src)
     if p.op not in LINEAR_OPS or p.attrs.get("activation", "linear") != "linear" or sole_user(graph, src) != vid:
         return None
-    p.attrs["activation"] = vertex_of(graph, vid).attrs["activation"]
+    p.attrs["activation"] = graph.vertex(vid).attrs["activation"]
     bypass(graph, vid, (src, 0))
     return [src]
 
@@ -44,7 +44,7 @@ def fuse_activations(graph: Graph, **_: object) -> Counter:
 # ------------------------------------------------------------------ BatchNormalization folding
 def bn_affine(graph: Graph, vid: int) -> tuple[np.ndarray, np.ndarray]:
     """BN at inference is y = x * scale + shift along its axis; returns (scale, shift) in float64."""
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     get = {role: np.asarray(graph.store[key], np.float64) for role, key in v.params.items()}
     scale = 1.0 / np.sqrt(get["moving_variance"] + float(v.attrs.get("epsilon", 1e-3)))
     if v.attrs.get("scale", True) and "gamma" in get:
@@ -56,32 +56,32 @@ def bn_affine(graph: Graph, vid: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bias(graph: Graph, vid: int, units: int) -> np.ndarray:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     if v.attrs.get("use_bias", True) and "bias" in v.params:
         return np.asarray(graph.store[v.params["bias"]], np.float64)
     return np.zeros(units)
 
 
 def _set_weights(graph: Graph, vid: int, kernel: np.ndarray, bias: np.ndarray, tag: str) -> None:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     v.params["kernel"] = graph.store.add(f"{v.params['kernel']}_{tag}", kernel.astype(np.float32))
     v.params["bias"] = graph.store.add(f"{v.name}/bias_{tag}", bias.astype(np.float32))
     v.attrs["use_bias"] = True
 
 
 def _out_channel_axis(graph: Graph, vid: int) -> int:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     rank = v.outputs[0].rank
     return rank - 1 if v.op == "Dense" else channel_axis(v.attrs, rank)
 
 
 def _bn_into_producer(graph: Graph, vid: int):
     """BN(Dense/Conv(x)) -> Dense/Conv(x) with kernel*scale and bias*scale+shift."""
-    src = producer(graph, vid)
-    p = vertex_of(graph, src)
+    src = graph.producer(vid)
+    p = graph.vertex(src)
     if (p.op not in LINEAR_OPS or p.attrs.get("activation", "linear") != "linear"
             or sole_user(graph, src) != vid
-            or int(vertex_of(graph, vid).attrs["axis"]) != _out_channel_axis(graph, src)):
+            or int(graph.vertex(vid).attrs["axis"]) != _out_channel_axis(graph, src)):
         return None
     scale, shift = bn_affine(graph, vid)
     kernel = np.asarray(graph.store[p.params["kernel"]], np.float64)
@@ -96,17 +96,17 @@ def _bn_into_consumer(graph: Graph, vid: int):
     user = sole_user(graph, vid)
     if user is None:
         return None
-    u = vertex_of(graph, user)
+    u = graph.vertex(user)
     rank = u.outputs[0].rank
     in_axis = rank - 1 if u.op == "Dense" else channel_axis(u.attrs, rank)
     if (u.op not in LINEAR_OPS or (u.op != "Dense" and u.attrs.get("padding", "valid") != "valid")
-            or int(vertex_of(graph, vid).attrs["axis"]) != in_axis):
+            or int(graph.vertex(vid).attrs["axis"]) != in_axis):
         return None
     scale, shift = bn_affine(graph, vid)
     kernel = np.asarray(graph.store[u.params["kernel"]], np.float64)  # (..., in, out)
     bias = _bias(graph, user, kernel.shape[-1]) + (kernel * shift[:, None]).sum(axis=tuple(range(kernel.ndim - 1)))
     _set_weights(graph, user, kernel * scale[:, None], bias, "bnfold")
-    bypass(graph, vid, inputs_of(graph, vid)[0])
+    bypass(graph, vid, graph.input_refs(vid)[0])
     return [user]
 
 
@@ -125,36 +125,36 @@ def fold_batch_norm(graph: Graph, **_: object) -> Counter:
 # ------------------------------------------------------------------ reshape-chain collapse
 def _pure_reshape(graph: Graph, vid: int) -> bool:
     """Does `vid` only re-view its input's per-sample elements in order (batch kept)?"""
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     if v.op == "Reshape":
         return True
     if v.op == "Flatten":
-        return v.attrs.get("data_format") != "channels_first" or graph.spec(inputs_of(graph, vid)[0]).rank <= 2
+        return v.attrs.get("data_format") != "channels_first" or graph.spec(graph.input_refs(vid)[0]).rank <= 2
     return False
 
 
 def _skip_inner_reshape(graph: Graph, vid: int):
     """reshape(reshape(x)) -> reshape(x): the outer one alone fixes the result's shape."""
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     if not _pure_reshape(graph, vid) and not (v.op == "ReshapeFull" and 0 not in v.attrs["shape"]):
         return None
-    src = producer(graph, vid)
+    src = graph.producer(vid)
     if not _pure_reshape(graph, src):
         return None
-    set_input(graph, vid, 0, inputs_of(graph, src)[0])
+    graph.set_input(vid, 0, graph.input_refs(src)[0])
     reinfer(graph, vid)
     return [vid, *drop_if_unused(graph, src)]
 
 
 def _compose_permutes(graph: Graph, vid: int):
     """Permute(Permute(x, a), b) -> Permute(x, a[b])."""
-    src = producer(graph, vid)
-    if vertex_of(graph, src).op != "Permute":
+    src = graph.producer(vid)
+    if graph.vertex(src).op != "Permute":
         return None
-    inner = vertex_of(graph, src).attrs["dims"]
-    v = vertex_of(graph, vid)
+    inner = graph.vertex(src).attrs["dims"]
+    v = graph.vertex(vid)
     v.attrs["dims"] = [int(inner[d - 1]) for d in v.attrs["dims"]]
-    set_input(graph, vid, 0, inputs_of(graph, src)[0])
+    graph.set_input(vid, 0, graph.input_refs(src)[0])
     return [vid, *drop_if_unused(graph, src)]
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 from kir.ir.graph import Graph, Ref
 from kir.ir.shapes import infer_vertex
 from kir.passes.base import graph_pass
-from kir.passes.edit import add_op, inputs_of, order, vertex_of
+from kir.passes.edit import add_op
 from kir.passes.shape_inference import infer_all
 
 
@@ -25,16 +25,16 @@ def splice(graph: Graph, sub: Graph, inputs: list[Ref], prefix: str) -> tuple[li
         return m if isinstance(m, tuple) else (m, r[1])
 
     created = []
-    for svid in order(sub):
+    for svid in sub.topological_order():
         if svid in mapped:
             continue
         sv = sub.vertex(svid).copy()
-        refs = [ref_of(r) for r in inputs_of(sub, svid)]
+        refs = [ref_of(r) for r in sub.input_refs(svid)]
         vid = graph.add_vertex(sv.op, refs, sv.attrs, [], f"{prefix}/{sv.name}", sv.params, sv.layer,
                                sv.subgraph)
         if sv.subgraph is not None:
             _share_store(sv.subgraph, graph)
-        v = vertex_of(graph, vid)
+        v = graph.vertex(vid)
         v.outputs = infer_vertex(graph, v, [graph.spec(r) for r in refs])  # the caller's (maybe sharper) shapes
         mapped[svid] = vid
         created.append(vid)
@@ -43,15 +43,15 @@ def splice(graph: Graph, sub: Graph, inputs: list[Ref], prefix: str) -> tuple[li
 
 def _share_store(sub: Graph, graph: Graph) -> None:
     sub.store = graph.store
-    for vid in sub.nx.nodes:
+    for vid in sub.vertex_ids():
         inner = sub.vertex(vid).subgraph
         if inner is not None:
             _share_store(inner, graph)
 
 
 def _inline_call(graph: Graph, vid: int) -> list[int] | None:
-    v = vertex_of(graph, vid)
-    outs, created = splice(graph, v.subgraph, inputs_of(graph, vid), v.name)
+    v = graph.vertex(vid)
+    outs, created = splice(graph, v.subgraph, graph.input_refs(vid), v.name)
     for i, ref in enumerate(outs):
         graph.replace_uses((vid, i), ref)
     graph.remove_vertex(vid)
@@ -60,8 +60,8 @@ def _inline_call(graph: Graph, vid: int) -> list[int] | None:
 
 def _lower_time_distributed(graph: Graph, vid: int) -> list[int] | None:
     """Only with known per-step dims and a known time (or batch) size; otherwise keep the op."""
-    v = vertex_of(graph, vid)
-    (x,) = inputs_of(graph, vid)
+    v = graph.vertex(vid)
+    (x,) = graph.input_refs(vid)
     spec = graph.spec(x)
     batch, steps, rest = spec.shape[0], spec.shape[1], spec.shape[2:]
     out_rest = [s.shape[2:] for s in v.outputs]
@@ -82,10 +82,10 @@ def _lower_time_distributed(graph: Graph, vid: int) -> list[int] | None:
 def inline(graph: Graph, time_distributed: bool = True, **_: object) -> Counter:
     """Inline every Call (nested model) and, unless told not to, lower TimeDistributed."""
     stats: Counter = Counter()
-    work = [vid for vid in order(graph) if vertex_of(graph, vid).op in ("Call", "TimeDistributed")]
+    work = [vid for vid in graph.topological_order() if graph.vertex(vid).op in ("Call", "TimeDistributed")]
     while work:
         vid = work.pop()
-        op = vertex_of(graph, vid).op
+        op = graph.vertex(vid).op
         if op == "Call":
             created = _inline_call(graph, vid)
         elif time_distributed:
@@ -95,7 +95,7 @@ def inline(graph: Graph, time_distributed: bool = True, **_: object) -> Counter:
         if created is None:
             continue
         stats["inlined_call" if op == "Call" else "lowered_time_distributed"] += 1
-        work.extend(c for c in created if vertex_of(graph, c).op in ("Call", "TimeDistributed"))
+        work.extend(c for c in created if graph.vertex(c).op in ("Call", "TimeDistributed"))
     if stats:  # inlined vertices may know dims the Call's specs left open: refresh what follows
         infer_all(graph)
     return stats

@@ -23,19 +23,7 @@ from kir.ir.graph import Graph, Ref
 from kir.ir.spec import TensorSpec
 from kir.passes.base import graph_pass
 from kir.passes.cleanup import cse, dce
-from kir.passes.edit import (
-    add_op,
-    bypass,
-    drop_if_unused,
-    inputs_of,
-    is_output,
-    order,
-    redirect_uses,
-    reinfer,
-    set_input,
-    sole_user,
-    vertex_of,
-)
+from kir.passes.edit import add_op, bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
 WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -67,7 +55,7 @@ def inverse(perm: list[int]) -> list[int]:
 
 
 def _perm(graph: Graph, vid: int) -> list[int] | None:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     return [int(p) for p in v.attrs["perm"]] if v.op == "Transpose" else None
 
 
@@ -82,36 +70,36 @@ def transpose(graph: Graph, ref: Ref, perm: list[int], name: str) -> Ref:
 
 # ------------------------------------------------------------------ 1. wrap windowed ops
 def _wrap(graph: Graph, vid: int) -> None:
-    v = vertex_of(graph, vid)
-    (x,) = inputs_of(graph, vid)
+    v = graph.vertex(vid)
+    (x,) = graph.input_refs(vid)
     rank = graph.spec(x).rank
     t_in = transpose(graph, x, to_first(rank), f"{v.name}/to_nchw")
-    set_input(graph, vid, 0, t_in)
+    graph.set_input(vid, 0, t_in)
     v.attrs["data_format"] = "channels_first"
     reinfer(graph, vid)
     if v.outputs[0].rank == rank:
         t_out = add_op(graph, "Transpose", [(vid, 0)], {"perm": to_last(rank)}, name=f"{v.name}/to_nhwc")
-        redirect_uses(graph, (vid, 0), (t_out, 0), keep=t_out)
+        graph.replace_uses((vid, 0), (t_out, 0), keep=t_out)
 
 
 def _permute_to_transpose(graph: Graph, vid: int) -> None:
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     v.op, v.attrs = "Transpose", {"perm": [0, *(int(d) for d in v.attrs["dims"])]}
 
 
 # ------------------------------------------------------------------ 2. sinking rules
 def _compose_transposes(graph: Graph, vid: int):
-    src = inputs_of(graph, vid)[0][0]
+    src = graph.input_refs(vid)[0][0]
     inner = _perm(graph, src)
     if inner is None:
         return None
     perm = compose(inner, _perm(graph, vid))
-    x = inputs_of(graph, src)[0]
-    if perm == list(range(len(perm))) and not (is_output(graph, vid) and vertex_of(graph, x[0]).op == "Input"):
+    x = graph.input_refs(src)[0]
+    if perm == list(range(len(perm))) and not (graph.is_output(vid) and graph.vertex(x[0]).op == "Input"):
         bypass(graph, vid, x)
         return [x[0], *drop_if_unused(graph, src)]
-    vertex_of(graph, vid).attrs["perm"] = perm
-    set_input(graph, vid, 0, x)
+    graph.vertex(vid).attrs["perm"] = perm
+    graph.set_input(vid, 0, x)
     return [vid, *drop_if_unused(graph, src)]
 
 
@@ -122,10 +110,10 @@ def _sink(remap=None, ok=None):
     when it does not add Transposes: (T_p inputs that die) >= (new T_p^-1) + 1 (the output T_p)."""
 
     def rewrite(graph: Graph, vid: int):
-        refs = inputs_of(graph, vid)
+        refs = graph.input_refs(vid)
         perms = [_perm(graph, s) for s, _ in refs]
         perm = next((p for p in perms if p is not None), None)
-        if perm is None or (ok is not None and not ok(vertex_of(graph, vid), perm)):
+        if perm is None or (ok is not None and not ok(graph.vertex(vid), perm)):
             return None
         inv = inverse(perm)
         dying = {s for p, (s, _) in zip(perms, refs) if p == perm and sole_user(graph, s) == vid}
@@ -138,15 +126,15 @@ def _sink(remap=None, ok=None):
             cost += not (reuses or merges)
         if gain < cost:
             return None
-        v = vertex_of(graph, vid)
+        v = graph.vertex(vid)
         for pos, (p, ref) in enumerate(zip(perms, refs)):
-            new = inputs_of(graph, ref[0])[0] if p == perm else transpose(graph, ref, inv, f"{v.name}/in{pos}")
-            set_input(graph, vid, pos, new)
+            new = graph.input_refs(ref[0])[0] if p == perm else transpose(graph, ref, inv, f"{v.name}/in{pos}")
+            graph.set_input(vid, pos, new)
         if remap is not None:
             remap(v.attrs, perm)
         reinfer(graph, vid)
         t_out = add_op(graph, "Transpose", [(vid, 0)], {"perm": perm}, name=f"{v.name}/transpose")
-        redirect_uses(graph, (vid, 0), (t_out, 0), keep=t_out)
+        graph.replace_uses((vid, 0), (t_out, 0), keep=t_out)
         touched = [vid, t_out]
         for s in dict.fromkeys(s for s, _ in refs):
             touched += drop_if_unused(graph, s)
@@ -165,9 +153,9 @@ def _activation_ok(v, perm: list[int]) -> bool:
 
 def _flatten_of_transpose(graph: Graph, vid: int):
     """Flatten(T_p(x)) -> Flatten(x) (channels_last or channels_first) when the orders agree."""
-    src = inputs_of(graph, vid)[0][0]
+    src = graph.input_refs(vid)[0][0]
     perm = _perm(graph, src)
-    v = vertex_of(graph, vid)
+    v = graph.vertex(vid)
     if perm is None or len(perm) < 3:
         return None
     first = v.attrs.get("data_format") == "channels_first"
@@ -178,7 +166,7 @@ def _flatten_of_transpose(graph: Graph, vid: int):
         v.attrs["data_format"] = "channels_first"
     else:
         return None
-    set_input(graph, vid, 0, inputs_of(graph, src)[0])
+    graph.set_input(vid, 0, graph.input_refs(src)[0])
     return [vid, *drop_if_unused(graph, src)]
 
 
@@ -196,15 +184,15 @@ SINK_RULES = [
 def _dense_consumers(graph: Graph, vid: int, offset: int) -> list[tuple[int, int]] | None:
     """(Dense vertex, row offset) for every use of the rank-2 `vid`, through last-axis Concatenates;
     None if any use is something else (a graph output, another op)."""
-    if is_output(graph, vid):
+    if graph.is_output(vid):
         return None
     found: list[tuple[int, int]] = []
     for dst, pos in graph.users(vid, 0):
-        d = vertex_of(graph, dst)
+        d = graph.vertex(dst)
         if d.op == "Dense":
             found.append((dst, offset))
         elif d.op == "Concatenate" and int(d.attrs["axis"]) == 1:
-            before = sum(graph.spec(r).shape[1] for r in inputs_of(graph, dst)[:pos])
+            before = sum(graph.spec(r).shape[1] for r in graph.input_refs(dst)[:pos])
             deeper = _dense_consumers(graph, dst, offset + before)
             if deeper is None:
                 return None
@@ -215,8 +203,8 @@ def _dense_consumers(graph: Graph, vid: int, offset: int) -> list[tuple[int, int
 
 
 def _fold_flatten_permutation(graph: Graph, vid: int):
-    v = vertex_of(graph, vid)
-    x = graph.spec(inputs_of(graph, vid)[0])
+    v = graph.vertex(vid)
+    x = graph.spec(graph.input_refs(vid)[0])
     if v.attrs.get("data_format") != "channels_first" or x.rank < 3 or None in x.shape[1:]:
         return None
     consumers = _dense_consumers(graph, vid, 0)
@@ -227,7 +215,7 @@ def _fold_flatten_permutation(graph: Graph, vid: int):
     order = np.arange(int(np.prod(channels_last))).reshape(channels_last)
     order = np.moveaxis(order, -1, 0).ravel()
     for dense, offset in consumers:
-        d = vertex_of(graph, dense)
+        d = graph.vertex(dense)
         kernel = np.asarray(graph.store[d.params["kernel"]])
         new = kernel.copy()
         new[offset:offset + order.size] = kernel[offset + order]
@@ -240,11 +228,11 @@ def _fold_flatten_permutation(graph: Graph, vid: int):
 def _nchw_io(graph: Graph) -> tuple[list[str], list[str]]:
     inputs, outputs = [], []
     for vid in graph.inputs:
-        spec = vertex_of(graph, vid).outputs[0]
+        spec = graph.vertex(vid).outputs[0]
         users = graph.users(vid)
         if spec.rank < 3 or not users or any(_perm(graph, d) != to_first(spec.rank) for d, _ in users):
             continue
-        v = vertex_of(graph, vid)
+        v = graph.vertex(vid)
         new = TensorSpec(tuple(spec.shape[p] for p in to_first(spec.rank)), spec.dtype)
         v.outputs, v.attrs["shape"], v.attrs["data_format"] = [new], list(new.shape), "channels_first"
         for d, _ in users:
@@ -253,8 +241,8 @@ def _nchw_io(graph: Graph) -> tuple[list[str], list[str]]:
     for i, (vid, _) in enumerate(graph.outputs):
         perm = _perm(graph, vid)
         if perm is not None and len(perm) >= 3 and perm == to_last(len(perm)):
-            src = inputs_of(graph, vid)[0]
-            if vertex_of(graph, src[0]).op != "Input":
+            src = graph.input_refs(vid)[0]
+            if graph.vertex(src[0]).op != "Input":
                 graph.outputs[i] = src
                 outputs.append(graph.output_names[i])
     return inputs, outputs
@@ -264,8 +252,8 @@ def _nchw_io(graph: Graph) -> tuple[list[str], list[str]]:
 def layout(graph: Graph, nchw_io: bool = False, **_: object) -> Counter:
     """Run conv/pool stacks channels_first with Transposes only at the graph boundary."""
     stats: Counter = Counter()
-    for vid in order(graph):
-        v = vertex_of(graph, vid)
+    for vid in graph.topological_order():
+        v = graph.vertex(vid)
         if v.op in WINDOWED and v.attrs.get("data_format") != "channels_first":
             _wrap(graph, vid)
             stats["to_channels_first"] += 1

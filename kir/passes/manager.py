@@ -99,17 +99,6 @@ class PipelineReport:
         return "\n".join(lines)
 
 
-def _op_counts(graph: Graph) -> Counter:
-    """Op counts including sub-graphs (Graph.op_counts without the per-vertex view lookups)."""
-    counts: Counter = Counter()
-    for data in graph.nx._node.values():
-        v = data["vertex"]
-        counts[v.op] += 1
-        if v.subgraph is not None:
-            counts.update(_op_counts(v.subgraph))
-    return counts
-
-
 def _diff(before: Counter, after: Counter) -> str:
     parts = []
     for op in sorted(set(before) | set(after)):
@@ -128,12 +117,12 @@ class PassManager:
     def run(self, graph: Graph, report: PipelineReport | None = None, **options: Any) -> tuple[Graph, PipelineReport]:
         report = report or PipelineReport("custom", "-")
         graph = copy_graph(graph)
-        counts = _op_counts(graph)
+        counts = graph.op_counts(recursive=True)
         for p in self.passes:
             start = time.perf_counter()
             stats = p.run_inplace(graph, **options)
             seconds = time.perf_counter() - start
-            after = _op_counts(graph)
+            after = graph.op_counts(recursive=True)
             report.records.append(PassRecord(p.name, counts, after, seconds, stats))
             counts = after
             if self.debug:

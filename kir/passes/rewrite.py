@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kir.ir.graph import Graph
-from kir.passes.edit import order, vertex_of
 
 Rewrite = Callable[[Graph, int], "Iterable[int] | None"]
 
@@ -35,7 +34,7 @@ def apply_rules(graph: Graph, rules: Sequence[Rule], max_visits_per_vertex: int 
         for op in rule.ops:
             by_op.setdefault(op, []).append(rule)
     stats: Counter = Counter()
-    queue = deque(order(graph))
+    queue = deque(graph.topological_order())
     queued = set(queue)
     budget = max_visits_per_vertex * (len(queue) + 1)
     while queue:
@@ -47,14 +46,14 @@ def apply_rules(graph: Graph, rules: Sequence[Rule], max_visits_per_vertex: int 
         if budget < 0:  # every rewrite keeps the semantics, so stopping early is safe (and reported)
             stats["stopped_without_converging"] += 1
             break
-        for rule in by_op.get(vertex_of(graph, vid).op, []) + generic:
+        for rule in by_op.get(graph.vertex(vid).op, []) + generic:
             touched = rule.rewrite(graph, vid)
             if touched is None:
                 continue
             stats[rule.name] += 1
             for t in touched:
                 if t in graph:
-                    for u in (t, *graph.nx._succ[t]):
+                    for u in (t, *graph.successors(t)):
                         if u not in queued:
                             queued.add(u)
                             queue.append(u)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from kir.ir.spec import Shape, TensorSpec, format_shape
 
 if TYPE_CHECKING:
-    from kir.ir.node import Node
+    from kir.layers.node import Node
 
 
 class KTensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kir.ir.tensor import KTensor
+from kir.layers.tensor import KTensor
 
 if TYPE_CHECKING:
     from kir.layers.base import Layer
@@ -13,14 +13,13 @@ if TYPE_CHECKING:
 class Node:
     """Call number `index` (0, 1, 2, ...) of `layer` on `inputs`, producing `outputs`."""
 
-    __slots__ = ("layer", "inputs", "outputs", "index", "call_kwargs")
+    __slots__ = ("layer", "inputs", "outputs", "index")
 
     def __init__(self, layer: Layer, inputs: list[KTensor], index: int) -> None:
         self.layer = layer
         self.inputs = list(inputs)
         self.outputs: list[KTensor] = []
         self.index = index
-        self.call_kwargs: dict = {}
 
     @property
     def parents(self) -> list[Node]:

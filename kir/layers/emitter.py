@@ -2,12 +2,17 @@
 
 Each layer decides how its call becomes vertices through `Layer.emit(emitter, refs, node)`;
 most emit one vertex whose op is the layer's op type, a few (Bidirectional) emit several, and
-nested models / TimeDistributed emit a vertex that holds a sub-graph.
+nested models / TimeDistributed emit a vertex that holds a sub-graph. Weights go into the
+graph's ParamStore with the trainable flag in force when the graph is built (a frozen model
+freezes everything inside it) and the owning layer's setter as write-back callback, so backends
+train graphs without knowing about layers; `graph.attrs["frozen_layers"]` names the layers that
+run in inference mode while training (a frozen BatchNormalization keeps its statistics).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kir.ir.graph import Graph, Ref
@@ -17,18 +22,47 @@ from kir.ir.spec import TensorSpec
 
 if TYPE_CHECKING:
     from kir.layers.base import Layer
-    from kir.models.functional import Model
+
+
+def effective_trainable(root: Layer) -> dict[int, bool]:
+    """id(layer) -> trainable, where a non-trainable model or wrapper freezes everything inside
+    it (a layer reachable along several paths trains if any of them lets it)."""
+    out: dict[int, bool] = {}
+    stack: list[tuple[Layer, bool]] = [(root, True)]
+    while stack:
+        layer, parent = stack.pop()
+        eff = parent and layer.trainable
+        if out.get(id(layer)) is True or (id(layer) in out and not eff):
+            continue
+        out[id(layer)] = eff
+        stack.extend((sub, eff) for sub in layer.sublayers())
+    return out
+
+
+def _all_layers(root: Layer) -> list[Layer]:
+    seen: dict[int, Layer] = {}
+    stack = [root]
+    while stack:
+        layer = stack.pop()
+        if id(layer) not in seen:
+            seen[id(layer)] = layer
+            stack.extend(layer.sublayers())
+    return list(seen.values())
 
 
 class Emitter:
     """What a layer sees while lowering one of its calls into `graph`."""
 
-    def __init__(self, graph: Graph, cache: dict[int, Graph]) -> None:
+    def __init__(self, graph: Graph, cache: dict[int, Graph], trainable: dict[int, bool] | None = None) -> None:
         self.graph = graph
         self._cache = cache
+        self._trainable = trainable if trainable is not None else {}
 
     def param(self, layer: Layer, weight: str) -> str:
-        return self.graph.store.key_for(layer, weight)
+        """The store key of `layer`'s weight (one key per weight however often the layer is called)."""
+        trainable = self._trainable.get(id(layer), layer.trainable) and layer.weight_trainable(weight)
+        return self.graph.store.register((id(layer), weight), f"{layer.name}/{weight}", layer.get_weight(weight),
+                                         trainable=trainable, writer=partial(layer.assign_weight, weight))
 
     def op(
         self,
@@ -56,34 +90,39 @@ class Emitter:
         return self.op(op or layer.op_type, inputs, layer.ir_attrs() if attrs is None else attrs,
                        layer, params, name)
 
-    def model_graph(self, model: Model) -> Graph:
+    def model_graph(self, model: Any) -> Graph:
         """The graph of a nested model, sharing this graph's parameter store."""
         g = self._cache.get(id(model))
         if g is None:
-            g = build_graph(model, self.graph.store, self._cache)
+            g = build_graph(model, self.graph.store, self._cache, self._trainable)
             self._cache[id(model)] = g
         return g
 
     def step_graph(self, layer: Layer, step_inputs: Sequence[TensorSpec]) -> Graph:
         """A graph applying `layer` (a layer or a model) once to inputs of `step_inputs` specs."""
-        from kir.models.functional import Model
+        return layer.step_graph(self, step_inputs)
 
-        if isinstance(layer, Model):
-            return self.model_graph(layer)
+    def layer_step_graph(self, layer: Layer, step_inputs: Sequence[TensorSpec]) -> Graph:
+        """The step graph of a plain layer: Inputs of `step_inputs`, then the layer's own vertices."""
         g = Graph(f"{layer.name}_step", self.graph.store)
         refs = [(g.add_vertex("Input", (), {"name": f"{layer.name}_step_input_{i}", "shape": list(s.shape),
                                              "dtype": s.dtype}, [s], f"{layer.name}_step_input_{i}"), 0)
                 for i, s in enumerate(step_inputs)]
         g.inputs = [r[0] for r in refs]
-        g.outputs = layer.emit(Emitter(g, self._cache), refs, None)
+        g.outputs = layer.emit(Emitter(g, self._cache, self._trainable), refs, None)
         g.output_names = [f"{layer.name}_step_output_{i}" for i in range(len(g.outputs))]
         return g
 
 
-def build_graph(model: Model, store: ParamStore | None = None, cache: dict[int, Graph] | None = None) -> Graph:
+def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Graph] | None = None,
+                trainable: dict[int, bool] | None = None) -> Graph:
     """The IR of a functional model: Input vertices, one or more vertices per layer call."""
     graph = Graph(model.name, store)
-    emitter = Emitter(graph, {} if cache is None else cache)
+    if trainable is None:  # the outermost model: record which layers train as of now
+        trainable = effective_trainable(model)
+        graph.attrs["frozen_layers"] = sorted({layer.name for layer in _all_layers(model)
+                                               if not trainable.get(id(layer), True)})
+    emitter = Emitter(graph, {} if cache is None else cache, trainable)
     refs: dict[int, Ref] = {}
     for tensor in model.inputs:
         layer = tensor.node.layer
