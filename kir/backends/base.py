@@ -1,22 +1,41 @@
-"""What a backend is: a name, the pass pipeline it wants, and predict over ordered arrays."""
+"""What a backend is: a name and `predict(graph, arrays, batch_size)` over a kir Graph.
+
+A backend never sees a model: the caller builds the graph (`Model.to_graph()`, a loaded file,
+a pass pipeline's output) and the backend answers for it, caching whatever it prepares per
+graph (see kir.backends.cache).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from kir.models.functional import Model
+from kir.errors import ConfigError
+from kir.ir.graph import Graph
+
+
+class GraphSource(Protocol):
+    """Anything that can give its graph (a kir Model): export and Runtime accept one for convenience."""
+
+    def to_graph(self) -> Graph: ...
+
+
+def graph_of(source: Graph | GraphSource, what: str = "export") -> Graph:
+    """`source` itself when it is a Graph, else its `to_graph()`."""
+    if isinstance(source, Graph):
+        return source
+    to_graph = getattr(source, "to_graph", None)
+    if to_graph is None:
+        raise ConfigError(f"{what} takes a kir Model or Graph, got {type(source).__name__}")
+    return to_graph()
 
 
 class Backend:
     """Base for execution backends (built-in or registered under the `kir.backends` entry points)."""
 
     name: ClassVar[str] = ""
-    pipeline: ClassVar[str] = "inference"
-    """Which pass pipeline the backend runs before lowering: 'inference' or 'training'."""
 
-    def predict(self, model: Model, inputs: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
-        """Model outputs for input arrays already in model input order and dtype."""
+    def predict(self, graph: Graph, inputs: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
+        """Outputs of `graph` for input arrays already in graph input order and dtype."""
         raise NotImplementedError

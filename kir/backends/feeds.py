@@ -1,17 +1,15 @@
-"""Turning what users pass to predict/fit (array, list, dict by name) into ordered arrays."""
+"""Turning what users pass to predict/fit/run (array, list, dict by name) into ordered, checked
+arrays: one implementation for models, training and the ONNX Runtime, keyed by names and specs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from kir.errors import FeedError, did_you_mean
+from kir.errors import FeedError, check_positive_int, did_you_mean
 from kir.ir.spec import DTYPES, TensorSpec, format_shape
-
-if TYPE_CHECKING:
-    from kir.models.functional import Model
 
 
 def order_feeds(kind: str, names: Sequence[str], data: Any, model_name: str) -> list[Any]:
@@ -60,27 +58,28 @@ def check_array(value: Any, spec: TensorSpec, what: str | Callable[[], str]) -> 
     return np.ascontiguousarray(arr, dtype=spec.dtype)
 
 
-def normalize_inputs(model: Model, x: Any) -> list[np.ndarray]:
-    """Input arrays in model input order, checked against the Input shapes and cast to their dtypes."""
-    names = model.input_names
-    items = order_feeds("input", names, x, model.name)
-    arrays = [check_array(v, t.spec, lambda n=n: f"input '{n}' of model '{model.name}'")
-              for v, t, n in zip(items, model.inputs, names)]
-    same_batch(arrays, names, model.name, "input")
+def check_feeds(names: Sequence[str], specs: Sequence[TensorSpec], data: Any, owner: str,
+                of: str | None = None) -> list[np.ndarray]:
+    """Input arrays in `names` order, checked against `specs` and cast to their dtypes, or a
+    FeedError naming the input and `of` (default "model '<owner>'")."""
+    of = of or f"model '{owner}'"
+    items = order_feeds("input", names, data, owner)
+    arrays = [check_array(v, spec, lambda n=n: f"input '{n}' of {of}")
+              for v, spec, n in zip(items, specs, names)]
+    same_batch(arrays, names, owner, "input")
     return arrays
 
 
-def normalize_targets(model: Model, y: Any) -> list[np.ndarray]:
-    """Target arrays in model output order (shapes are checked by the losses)."""
-    names = model.output_names
-    items = order_feeds("output", names, y, model.name)
+def check_targets(names: Sequence[str], data: Any, owner: str) -> list[np.ndarray]:
+    """Target arrays in output order (shapes are checked by the losses)."""
+    items = order_feeds("output", names, data, owner)
     arrays = []
     for v, n in zip(items, names):
         arr = np.asarray(v)
         if arr.dtype == object:
-            raise FeedError(f"target for output '{n}' of model '{model.name}' is not a numeric array")
+            raise FeedError(f"target for output '{n}' of model '{owner}' is not a numeric array")
         arrays.append(arr)
-    same_batch(arrays, names, model.name, "target")
+    same_batch(arrays, names, owner, "target")
     return arrays
 
 
@@ -97,6 +96,16 @@ def batches(n: int, batch_size: int | None) -> list[slice]:
     """Slices covering `n` samples in order, `batch_size` at a time (None: one batch)."""
     if batch_size is None or batch_size >= n:
         return [slice(0, n)]
-    if batch_size <= 0:
-        raise FeedError(f"batch_size must be a positive integer, got {batch_size}")
+    check_positive_int(batch_size, "batch_size", FeedError)
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def run_in_batches(run: Callable[[list[np.ndarray]], list[np.ndarray]], arrays: list[np.ndarray],
+                   batch_size: int | None) -> list[np.ndarray]:
+    """`run` over `batch_size` samples at a time, outputs concatenated in order (one call when
+    everything fits in a batch, so the common case copies nothing)."""
+    n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+    parts = [run([a[s] for a in arrays]) for s in batches(n, batch_size)]
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]

@@ -1,12 +1,14 @@
-"""A lowering table: op type -> function, one table per backend.
+"""A lowering table: op type -> lowering, one table (`LOWERINGS`) per backend.
 
-Adding an op to a backend means registering one function here; a missing one is an
-UnsupportedOpError naming op, layer and backend, never a KeyError.
+Adding an op to a backend means registering one `fn(ctx, attrs, inputs, params)` here; a missing
+one is an UnsupportedOpError naming op, layer and backend, never a KeyError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from kir.errors import UnsupportedOpError
@@ -15,7 +17,7 @@ F = TypeVar("F", bound=Callable)
 
 
 class LoweringTable(Generic[F]):
-    """Maps op type names to one backend's lowering (or kernel) functions."""
+    """Maps op type names to one backend's lowering functions."""
 
     def __init__(self, backend: str) -> None:
         self.backend = backend
@@ -42,3 +44,11 @@ class LoweringTable(Generic[F]):
 
     def ops(self) -> list[str]:
         return sorted(self._table)
+
+
+def import_families(package: str, path: Iterable[str]) -> None:
+    """Import every op-family module of a backend's `lowerings` package (`_helpers` excepted), which
+    registers their lowerings; each `lowerings/__init__.py` calls this with its `__name__, __path__`."""
+    for info in pkgutil.iter_modules(path):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{package}.{info.name}")

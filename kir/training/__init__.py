@@ -1,38 +1,33 @@
 """Training on the TensorFlow backend: what `Model.compile/fit/evaluate/...` delegate to.
 
 Entry points (each takes the model first): `compile_model`, `fit`, `evaluate`,
-`train_on_batch`, `test_on_batch`. All of them import TensorFlow lazily.
+`train_on_batch`, `test_on_batch`. The loops (`kir.training.loop`) import TensorFlow, so
+`fit`/`evaluate`/`train_on_batch`/`test_on_batch` are resolved from there on first use (PEP 562):
+`import kir.training` stays free of TensorFlow.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kir.training.compile import CompileConfig, compile_model
 
+if TYPE_CHECKING:
+    from kir.training.loop import evaluate, fit, test_on_batch, train_on_batch
 
-def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
-    from kir.training.loop import fit as _fit
-
-    return _fit(model, *args, **kwargs)
-
-
-def evaluate(model: Any, *args: Any, **kwargs: Any) -> Any:
-    from kir.training.loop import evaluate as _evaluate
-
-    return _evaluate(model, *args, **kwargs)
+_LOOP = ("evaluate", "fit", "test_on_batch", "train_on_batch")
 
 
-def train_on_batch(model: Any, *args: Any, **kwargs: Any) -> Any:
-    from kir.training.loop import train_on_batch as _train_on_batch
+def __getattr__(name: str) -> Any:
+    if name in _LOOP:
+        from kir.training import loop
 
-    return _train_on_batch(model, *args, **kwargs)
+        return getattr(loop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def test_on_batch(model: Any, *args: Any, **kwargs: Any) -> Any:
-    from kir.training.loop import test_on_batch as _test_on_batch
-
-    return _test_on_batch(model, *args, **kwargs)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LOOP))
 
 
 __all__ = ["CompileConfig", "compile_model", "evaluate", "fit", "test_on_batch", "train_on_batch"]

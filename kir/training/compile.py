@@ -15,7 +15,7 @@ from kir import optimizers as optimizers_module
 from kir.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
-    from kir.models.functional import Model
+    from kir.training.protocol import TrainableModel
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _per_output(what: str, value: Any, names: list[str], model_name: str) -> lis
 
 
 def compile_model(
-    model: Model,
+    model: TrainableModel,
     optimizer: Any = "rmsprop",
     loss: Any = None,
     metrics: Any = None,
@@ -112,10 +112,6 @@ def compile_model(
     model.optimizer = opt
     model.loss = loss
     model.stop_training = False
-    # a new compile means a new training function (same variables)
-    prog = model.__dict__.get("_kir_tf_program")
-    if prog is not None:
-        prog.cache.clear()
 
 
 def _accelerator_present() -> bool:
@@ -141,7 +137,7 @@ def _metric_lists(what: str, metrics: Any, names: list[str], model_name: str) ->
     return [list(metrics) for _ in names]  # the same metrics for every output (Keras 2 style)
 
 
-def require_compiled(model: Model, what: str) -> CompileConfig:
+def require_compiled(model: TrainableModel, what: str) -> CompileConfig:
     cfg = getattr(model, "compiled", None)
     if not isinstance(cfg, CompileConfig):
         raise ConfigError(

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kir.backends.feeds import check_feeds, check_targets
 from kir.errors import FeedError
-from kir.models.feeds import normalize_inputs, normalize_targets
 
 if TYPE_CHECKING:
-    from kir.models.functional import Model
+    from kir.training.protocol import TrainableModel
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Arrays:
                       [None if w is None else w[sl] for w in self.sw], len(range(*sl.indices(self.n))))
 
 
-def _targets(model: Model, y: Any) -> list[np.ndarray]:
-    arrays = normalize_targets(model, y)
+def _targets(model: TrainableModel, y: Any) -> list[np.ndarray]:
+    arrays = check_targets(model.output_names, y, model.name)
     out = []
     for a, name in zip(arrays, model.output_names):
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
@@ -38,7 +38,7 @@ def _targets(model: Model, y: Any) -> list[np.ndarray]:
     return out
 
 
-def _sample_weights(model: Model, sample_weight: Any, n: int) -> list[np.ndarray | None]:
+def _sample_weights(model: TrainableModel, sample_weight: Any, n: int) -> list[np.ndarray | None]:
     names = model.output_names
     if sample_weight is None:
         return [None] * len(names)
@@ -68,7 +68,7 @@ def _sample_weights(model: Model, sample_weight: Any, n: int) -> list[np.ndarray
     return out
 
 
-def _class_weights(model: Model, y: list[np.ndarray], class_weight: dict) -> np.ndarray:
+def _class_weights(model: TrainableModel, y: list[np.ndarray], class_weight: dict) -> np.ndarray:
     if len(y) != 1:
         raise FeedError(f"class_weight is supported for single-output models; model '{model.name}' has "
                         f"{len(y)} outputs: use sample_weight per output instead")
@@ -86,12 +86,12 @@ def _class_weights(model: Model, y: list[np.ndarray], class_weight: dict) -> np.
     return np.array([table[int(i)] for i in ids], dtype="float32")
 
 
-def prepare(model: Model, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
+def prepare(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = None, class_weight: dict | None = None,
             need_y: bool = True) -> Arrays:
     """Checked arrays for fit/evaluate: names, counts and shapes, or a FeedError naming them."""
     if x is None:
         raise FeedError(f"model '{model.name}': no input data (x is None)")
-    xs = normalize_inputs(model, x)
+    xs = check_feeds(model.input_names, [t.spec for t in model.inputs], x, model.name)
     n = xs[0].shape[0] if xs else 0
     ys = None
     if y is not None:
@@ -122,7 +122,7 @@ def split_validation(data: Arrays, validation_split: float) -> tuple[Arrays, Arr
     return data.take(slice(0, at)), data.take(slice(at, data.n))
 
 
-def unpack_validation(model: Model, validation_data: Any) -> Arrays:
+def unpack_validation(model: TrainableModel, validation_data: Any) -> Arrays:
     if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
         raise FeedError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
     sw = validation_data[2] if len(validation_data) == 3 else None

@@ -9,19 +9,16 @@ so the host rarely waits on the device.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
+from kir import backends
 from kir import metrics as metrics_module
-from kir.backends.tensorflow.program import Program, program_for
+from kir.backends.tensorflow.program import Program
 from kir.errors import ShapeError
 from kir.training.compile import CompileConfig
 from kir.training.data import Arrays
-
-if TYPE_CHECKING:
-    from kir.models.functional import Model
 
 
 @dataclass
@@ -36,8 +33,10 @@ class Stat:
 class Engine:
     """Traced steps and the accumulator for one (program, compile config, label shapes)."""
 
-    def __init__(self, model: Model, prog: Program, cfg: CompileConfig, y_shapes: list[tuple]) -> None:
+    def __init__(self, model: Any, prog: Program, cfg: CompileConfig, y_shapes: list[tuple]) -> None:
         self.model, self.prog, self.cfg = model, prog, cfg
+        self.store = prog.graph.store
+        """The store of the graph being trained: trained values go back through it."""
         names = cfg.output_names
         out_specs = [prog.graph.spec(r) for r in prog.graph.outputs]
         self.metrics: list[list[metrics_module.Metric]] = []
@@ -166,6 +165,10 @@ class Engine:
             self._test_fn = tf.function(step, jit_compile=self._jit, reduce_retracing=True, autograph=False)
         return self._test_fn
 
+    def write_back(self) -> None:
+        """Hand the trained values to the model's layers (through the graph's store)."""
+        self.prog.write_back(self.store)
+
     # ------------------------------------------------------------------ logs
     def reset(self) -> None:
         self.acc.assign(tf.zeros([self.size], "float64"))
@@ -191,32 +194,17 @@ def device_arrays(data: Arrays) -> tuple[list, list, list]:
     return xs, ys, sws
 
 
-def engine_for(model: Model, cfg: CompileConfig, data: Arrays) -> Engine:
-    """The cached engine for this compile and these label shapes (the program is per model)."""
-    prog = program_for(model)
+def engine_for(model: Any, cfg: CompileConfig, data: Arrays) -> Engine:
+    """The engine for this compile and these label shapes over the model's current graph: the
+    TensorFlow backend keeps one program per graph structure and trainable set (so freezing a
+    layer and compiling again trains without it, as in Keras 3), the program one engine."""
+    graph = model.to_graph()
+    prog = backends.get("tensorflow").program(graph)
     y_shapes = [tuple(a.shape) for a in data.y]
-    key = ("engine", id(cfg), tuple((len(s), s[-1] if s else None) for s in y_shapes),
-           tuple(w is not None for w in data.sw))
+    key = ("engine", tuple((len(s), s[-1] if s else None) for s in y_shapes), tuple(w is not None for w in data.sw))
     eng = prog.cache.get(key)
     if eng is None or eng.cfg is not cfg:
         eng = Engine(model, prog, cfg, y_shapes)
         prog.cache[key] = eng
+    eng.store = graph.store
     return eng
-
-
-def predict_arrays(model: Model, inputs: list[np.ndarray], batch_size: int = 32) -> list[np.ndarray]:
-    """Model outputs computed by the TensorFlow program (inference mode), batch by batch."""
-    prog = program_for(model)
-    fn = prog.cache.get("predict")
-    if fn is None:
-        fn = tf.function(lambda xs: prog.forward(xs, training=False), reduce_retracing=True,
-                         autograph=False)
-        prog.cache["predict"] = fn
-    n = inputs[0].shape[0] if inputs else 0
-    parts: list[list[np.ndarray]] = []
-    for start in range(0, n, batch_size):
-        outs = fn([tf.convert_to_tensor(x[start:start + batch_size]) for x in inputs])
-        parts.append([o.numpy() for o in outs])
-    if not parts:
-        return [np.zeros((0, *s.shape[1:]), s.dtype) for s in (prog.graph.spec(r) for r in prog.graph.outputs)]
-    return [np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(len(parts[0]))]

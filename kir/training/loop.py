@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kir import callbacks as callbacks_module
-from kir.errors import ConfigError, FeedError
+from kir.errors import ConfigError, FeedError, check_positive_int
 from kir.training.compile import require_compiled
 from kir.training.data import Arrays, prepare, split_validation, unpack_validation
 from kir.training.engine import Engine, device_arrays, engine_for
@@ -18,22 +18,18 @@ from kir.training.engine import Engine, device_arrays, engine_for
 CHUNK_STEPS = 8
 
 if TYPE_CHECKING:
-    from kir.models.functional import Model
+    from kir.training.protocol import TrainableModel
 
 
 def _batch_size(batch_size: Any, what: str) -> int:
-    if batch_size is None:
-        return 32
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise FeedError(f"{what}: batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return 32 if batch_size is None else check_positive_int(batch_size, f"{what}: batch_size", FeedError)
 
 
 def _verbose(verbose: Any) -> int:
     return 1 if verbose == "auto" else int(verbose)
 
 
-def _callback_list(callbacks: Any, model: Model, verbose: int, params: dict, history: bool = False):
+def _callback_list(callbacks: Any, model: TrainableModel, verbose: int, params: dict, history: bool = False):
     user = list(callbacks or [])
     extra: list = []
     if verbose:
@@ -47,7 +43,7 @@ def _callback_list(callbacks: Any, model: Model, verbose: int, params: dict, his
 
 
 def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndarray | None,
-               cbs, progbar, hook: str, model: Model | None) -> int:
+               cbs, progbar, hook: str, model: TrainableModel | None) -> int:
     """Runs one pass over the data; returns the number of completed steps."""
     xs, ys, sws = tensors
     steps = -(-n // batch_size)
@@ -77,7 +73,7 @@ def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndar
 
 
 def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.ndarray | None,
-                      progbar, model: Model) -> None:
+                      progbar, model: TrainableModel) -> None:
     """One epoch with several steps per call (used when no callback watches single batches)."""
     xs, ys, sws = tensors
     index = order if order is not None else np.arange(n, dtype=np.int32)
@@ -106,7 +102,7 @@ def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
     return last or time.time() - bar._last_update >= bar.interval
 
 
-def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epochs: int = 1,
+def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = None, epochs: int = 1,
         verbose: Any = "auto", callbacks: Any = None, validation_split: float = 0.0,
         validation_data: Any = None, shuffle: bool = True, class_weight: dict | None = None,
         sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
@@ -130,7 +126,6 @@ def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epoc
     if data.n == 0:
         raise FeedError(f"fit() of model '{model.name}' got no samples")
     eng = engine_for(model, cfg, data)
-    prog = eng.prog
     tensors = device_arrays(data)
     val_tensors = device_arrays(val) if val is not None else None
     steps = -(-data.n // batch_size)
@@ -159,22 +154,22 @@ def fit(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, epoc
                 logs.update(_evaluate_arrays(model, eng, val, val_tensors,
                                              _batch_size(validation_batch_size or batch_size, "fit"),
                                              cbs, None, prefix="val_"))
-            prog.write_back()
+            eng.write_back()
             cbs.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
     except KeyboardInterrupt:
-        prog.write_back()
+        eng.write_back()
         sys.stderr.write(f"\nkir: training interrupted during epoch {epoch + 1}; the model keeps the weights "
                          f"of the last completed step.\n")
         cbs.on_train_end({})
         return history
-    prog.write_back()
+    eng.write_back()
     cbs.on_train_end({})
     return history
 
 
-def _evaluate_arrays(model: Model, eng: Engine, data: Arrays, tensors, batch_size: int, cbs, progbar,
+def _evaluate_arrays(model: TrainableModel, eng: Engine, data: Arrays, tensors, batch_size: int, cbs, progbar,
                      prefix: str = "") -> dict[str, float]:
     saved = eng.acc.numpy()
     eng.reset()
@@ -186,7 +181,7 @@ def _evaluate_arrays(model: Model, eng: Engine, data: Arrays, tensors, batch_siz
     return logs
 
 
-def evaluate(model: Model, x: Any = None, y: Any = None, batch_size: Any = None, verbose: Any = "auto",
+def evaluate(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = None, verbose: Any = "auto",
              sample_weight: Any = None, steps: Any = None, callbacks: Any = None, return_dict: bool = False,
              **kwargs: Any) -> Any:
     """Loss and metrics on data: a float (loss only), a list [loss, ..., metrics], or a dict."""
@@ -210,7 +205,7 @@ def _results(eng: Engine, logs: dict[str, float], return_dict: bool) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def train_on_batch(model: Model, x: Any, y: Any = None, sample_weight: Any = None,
+def train_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = None,
                    class_weight: dict | None = None, return_dict: bool = False) -> Any:
     """One optimizer step on exactly this batch; returns its loss (and metrics)."""
     cfg = require_compiled(model, "train_on_batch")
@@ -218,11 +213,11 @@ def train_on_batch(model: Model, x: Any, y: Any = None, sample_weight: Any = Non
     eng = engine_for(model, cfg, data)
     eng.reset()
     eng.train_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
-    eng.prog.write_back()
+    eng.write_back()
     return _results(eng, eng.logs(), return_dict)
 
 
-def test_on_batch(model: Model, x: Any, y: Any = None, sample_weight: Any = None,
+def test_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = None,
                   return_dict: bool = False) -> Any:
     """Loss (and metrics) of this batch in inference mode."""
     cfg = require_compiled(model, "test_on_batch")

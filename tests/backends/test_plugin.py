@@ -27,9 +27,9 @@ PLUGIN_SOURCE = textwrap.dedent(
         name = "doubling"
         calls = 0
 
-        def predict(self, model, inputs, batch_size=None):
+        def predict(self, graph, inputs, batch_size=None):
             type(self).calls += 1
-            return [2 * y for y in run(model.to_graph(), inputs)]
+            return [2 * y for y in run(graph, inputs)]
     '''
 )
 

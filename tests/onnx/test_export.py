@@ -11,7 +11,7 @@ import pytest
 import kir
 from kir import layers as L
 from kir.backends.numpy import run
-from kir.backends.onnx import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_LOWERINGS, Runtime, export
+from kir.backends.onnx import DEFAULT_OPSET, LOWERINGS, MAX_OPSET, MIN_OPSET, Runtime, export
 from kir.cli.check import random_feeds
 from kir.errors import ConfigError, ExportError, UnsupportedOpError
 from kir.ir import ops
@@ -133,8 +133,8 @@ def test_failed_export_leaves_no_file_and_keeps_the_old_one(tmp_path) -> None:
     """A lowering that emits an op ONNX does not know fails the checker after staging: the
     target keeps its previous content and no temporary file remains."""
 
-    @ONNX_LOWERINGS.register("KirTestInvalid")
-    def invalid(ctx, vertex, inputs):
+    @LOWERINGS.register("KirTestInvalid")
+    def invalid(ctx, attrs, inputs, params):
         return [ctx.op("NotAnOnnxOperator", inputs[0])]
 
     try:
@@ -147,7 +147,7 @@ def test_failed_export_leaves_no_file_and_keeps_the_old_one(tmp_path) -> None:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["old.onnx"]
         assert (tmp_path / "old.onnx").read_bytes() == b"previous export"
     finally:
-        del ONNX_LOWERINGS._table["KirTestInvalid"]
+        del LOWERINGS._table["KirTestInvalid"]
 
 
 def test_unsupported_op_names_op_layer_and_backend(tmp_path) -> None:

@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 import kir  # noqa: E402
 from kir.backends.onnx import Runtime, export  # noqa: E402
 from kir.cli.check import random_feeds  # noqa: E402
-from tests.guide import twins  # noqa: E402
+from kir.zoo import guide as zoo  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
 from tests.onnx.util import CPU  # noqa: E402
 
@@ -48,23 +48,23 @@ def copy_keras_weights(keras_model, kir_model, seed: int) -> None:
 
 
 MODELS = {
-    "functional_mlp": twins.functional_mlp,
-    "sequential_mlp": twins.sequential_mlp,
-    "time_distributed_mlp": partial(twins.time_distributed_mlp, steps=4, input_dim=20, hidden=8),
-    "multi_io": partial(twins.multi_io, seq_len=12, vocab=50, embed=16, lstm_units=8, hidden=16),
-    "shared_lstm": partial(twins.shared_lstm, timesteps=10, features=12, units=8),
-    "inception": partial(twins.inception, size=12, filters=4),
-    "residual": partial(twins.residual, size=12),
-    "shared_vision": partial(twins.shared_vision, size=13, filters=8),
-    "vqa": partial(twins.vqa, image=32, seq_len=6, vocab=40, embed=8, lstm_units=8, answers=10, filters=(4, 8, 8)),
-    "video_qa": partial(twins.video_qa, frames=3, image=32, seq_len=6, vocab=40, embed=8, lstm_units=8, answers=10,
+    "functional_mlp": zoo.functional_mlp,
+    "sequential_mlp": zoo.sequential_mlp,
+    "time_distributed_mlp": partial(zoo.time_distributed_mlp, steps=4, input_dim=20, hidden=8),
+    "multi_io": partial(zoo.multi_io, seq_len=12, vocab=50, embed=16, lstm_units=8, hidden=16),
+    "shared_lstm": partial(zoo.shared_lstm, timesteps=10, features=12, units=8),
+    "inception": partial(zoo.inception, size=12, filters=4),
+    "residual": partial(zoo.residual, size=12),
+    "shared_vision": partial(zoo.shared_vision, size=13, filters=8),
+    "vqa": partial(zoo.vqa, image=32, seq_len=6, vocab=40, embed=8, lstm_units=8, answers=10, filters=(4, 8, 8)),
+    "video_qa": partial(zoo.video_qa, frames=3, image=32, seq_len=6, vocab=40, embed=8, lstm_units=8, answers=10,
                         filters=(4, 8, 8)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_exported_file_gives_keras_outputs(name, tmp_path) -> None:
-    keras_model, kir_model = MODELS[name](keras), MODELS[name](kir)
+    keras_model, kir_model = MODELS[name](lib=keras, names=True), MODELS[name](lib=kir, names=True)
     copy_keras_weights(keras_model, kir_model, seed=len(name))
     path = tmp_path / "model.onnx"
     export(kir_model, path)

@@ -111,15 +111,15 @@ def test_predict_backend_caches_session_until_weights_change() -> None:
     assert isinstance(backend, OnnxBackend)
     feeds = random_feeds(model.to_graph(), 7)
     first = model.predict(feeds, backend="onnx")
-    runtime = backend.runtime(model)
+    runtime = backend.runtime(model.to_graph())
     model.predict({"main_input": feeds[0], "aux_input": feeds[1]}, backend="onnx", batch_size=3)
-    assert backend.runtime(model) is runtime
+    assert backend.runtime(model.to_graph()) is runtime
     for g, w in zip(first, model.predict(feeds)):
         assert_close(g, w)
     dense = model.get_layer("main_output")
     dense.set_weights([w * 2 for w in dense.get_weights()])
     second = model.predict(feeds, backend="onnx")
-    assert backend.runtime(model) is not runtime
+    assert backend.runtime(model.to_graph()) is not runtime
     assert not np.allclose(second[0], first[0])
     assert_close(second[0], model.predict(feeds)[0])
     assert_close(second[1], first[1])
@@ -151,13 +151,16 @@ def test_importing_the_backend_does_not_import_onnxruntime() -> None:
     assert kir.backends.onnx.Runtime is Runtime
 
 
-def test_predict_backend_forgets_collected_models() -> None:
-    import gc
-
+def test_predict_backend_keeps_a_bounded_cache_keyed_by_structure_and_weights() -> None:
     backend = OnnxBackend(providers=CPU)
-    model = factories.mlp()
-    backend.predict(model, [np.zeros((1, 784), np.float32)])
-    assert len(backend._sessions) == 1
-    del model
-    gc.collect()
-    assert backend._sessions == {}
+    models = [factories.mlp() for _ in range(backend.sessions.maxsize + 1)]
+    x = np.zeros((1, 784), np.float32)
+    first = backend.runtime(models[0].to_graph())
+    for model in models:
+        assert_close(backend.predict(model.to_graph(), [x])[0], model.predict(x))
+    assert len(backend.sessions) == backend.sessions.maxsize
+    assert backend.runtime(models[0].to_graph()) is not first  # the oldest went first
+    again = backend.runtime(models[0].to_graph())
+    assert backend.runtime(models[0].to_graph()) is again
+    # a copy of the graph (same structure, same weights version) finds the same session
+    assert backend.runtime(models[0].to_graph().copy()) is again

@@ -1,4 +1,4 @@
-"""Numpy reference kernels against Keras 3 layers with the same config and weights."""
+"""Numpy reference lowerings against Keras 3 layers with the same config and weights."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ keras = pytest.importorskip("keras")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import kir.backends.numpy.kernels.activations  # noqa: E402,F401
-import kir.backends.numpy.kernels.conv  # noqa: E402,F401
-import kir.backends.numpy.kernels.core  # noqa: E402,F401
-import kir.backends.numpy.kernels.merge  # noqa: E402,F401
-import kir.backends.numpy.kernels.normalization  # noqa: E402,F401
-import kir.backends.numpy.kernels.pooling  # noqa: E402,F401
+import kir.backends.numpy.lowerings  # noqa: E402,F401
 from kir.activations import NAMES  # noqa: E402
 from kir.activations import get as canonical_activation  # noqa: E402
-from kir.backends.numpy.table import KERNELS  # noqa: E402
+from kir.backends.numpy.context import NumpyContext  # noqa: E402
+from kir.backends.numpy.table import LOWERINGS  # noqa: E402
 from kir.errors import FeedError  # noqa: E402
 from kir.ir.ops import infer  # noqa: E402
 from kir.ir.spec import TensorSpec  # noqa: E402
@@ -26,6 +22,7 @@ from tests.helpers import assert_close  # noqa: E402
 
 RNG = np.random.default_rng(0)
 HYPO = settings(max_examples=12, deadline=None, derandomize=True)
+CTX = NumpyContext()
 
 
 def rand(*shape: int, scale: float = 1.0) -> np.ndarray:
@@ -33,12 +30,12 @@ def rand(*shape: int, scale: float = 1.0) -> np.ndarray:
 
 
 def run(op: str, attrs: dict, inputs: list[np.ndarray], params: dict | None = None) -> np.ndarray:
-    """Run the kir kernel and check its output against the op's shape rule too."""
+    """Run the kir lowering and check its output against the op's shape rule too."""
     params = params or {}
-    (out,) = KERNELS.lookup(op)(attrs, inputs, params)
+    (out,) = LOWERINGS.lookup(op)(CTX, attrs, inputs, params)
     specs = [TensorSpec((None, *x.shape[1:]), str(x.dtype)) for x in inputs]
     (spec,) = infer(op, attrs, specs, {k: np.shape(v) for k, v in params.items()})
-    assert spec.shape == (None, *out.shape[1:]), f"rule says {spec.shape}, kernel gave {out.shape}"
+    assert spec.shape == (None, *out.shape[1:]), f"rule says {spec.shape}, lowering gave {out.shape}"
     assert out.dtype == np.dtype(spec.dtype)
     return out
 
@@ -315,7 +312,7 @@ def test_embedding_matches_keras(dtype):
 def test_embedding_refuses_out_of_range_ids(bad):
     ids = np.array([[1, bad]], dtype=np.int32)
     with pytest.raises(FeedError, match=f"token id {bad} outside \\[0, 10\\)"):
-        KERNELS.lookup("Embedding")({"input_dim": 10, "output_dim": 4}, [ids], {"embeddings": rand(10, 4)})
+        LOWERINGS.lookup("Embedding")(CTX, {"input_dim": 10, "output_dim": 4}, [ids], {"embeddings": rand(10, 4)})
 
 
 @pytest.mark.parametrize("op", ["Dropout", "Identity"])

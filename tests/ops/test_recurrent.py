@@ -1,4 +1,4 @@
-"""SimpleRNN / GRU / LSTM / Reverse: shape rules, numpy kernels vs Keras 3, ONNX weights vs onnxruntime."""
+"""SimpleRNN / GRU / LSTM / Reverse: shape rules, numpy lowerings vs Keras 3, ONNX weights vs onnxruntime."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from kir.backends.numpy.kernels import recurrent as kernels  # noqa: E402
+from kir.backends.numpy.context import NumpyContext  # noqa: E402
+from kir.backends.numpy.lowerings import recurrent as lowerings  # noqa: E402
 from kir.backends.onnx.recurrent_weights import (  # noqa: E402
     ONNX_OP,
     RecurrentUnsupported,
@@ -29,7 +30,8 @@ from kir.ir.spec import TensorSpec  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
 
 BATCH, STEPS, FEATURES, UNITS = 2, 5, 3, 4
-KERNEL = {"SimpleRNN": kernels.simple_rnn, "GRU": kernels.gru, "LSTM": kernels.lstm}
+CTX = NumpyContext()
+LOWERING = {"SimpleRNN": lowerings.simple_rnn, "GRU": lowerings.gru, "LSTM": lowerings.lstm}
 RULE = {"SimpleRNN": rules.simple_rnn_rule, "GRU": rules.gru_rule, "LSTM": rules.lstm_rule}
 
 
@@ -101,15 +103,15 @@ CASES = [
 IDS = [op + "-" + ("-".join(f"{k}={v}" for k, v in cfg.items()) or "default") for op, cfg in CASES]
 
 
-# ---------------------------------------------------------------- numpy kernels vs Keras 3
+# ---------------------------------------------------------------- numpy lowerings vs Keras 3
 
 
 @pytest.mark.parametrize("op,config", CASES, ids=IDS)
-def test_kernel_matches_keras(op: str, config: dict) -> None:
+def test_lowering_matches_keras(op: str, config: dict) -> None:
     attrs = kir_attrs(op, **config)
     params, x = random_params(op, attrs), random_input()
     expected = keras_outputs(op, attrs, params, x)
-    actual = KERNEL[op](attrs, [x], params)
+    actual = LOWERING[op](CTX, attrs, [x], params)
     assert len(actual) == len(expected)
     specs = RULE[op](attrs, [TensorSpec((BATCH, STEPS, FEATURES))], {k: v.shape for k, v in params.items()})
     for got, want, spec in zip(actual, expected, specs):
@@ -122,17 +124,17 @@ def test_go_backwards_sequence_is_in_processed_order() -> None:
     """Keras' go_backwards sequence ends with the final state (processed order), not starts."""
     attrs = kir_attrs("GRU", go_backwards=True, return_sequences=True, return_state=True)
     params, x = random_params("GRU", attrs), random_input()
-    seq, h = kernels.gru(attrs, [x], params)
+    seq, h = lowerings.gru(CTX, attrs, [x], params)
     assert_close(seq[:, -1], h)
-    forward = kernels.gru(kir_attrs("GRU", return_sequences=True), [x[:, ::-1]], params)[0]
+    forward = lowerings.gru(CTX, kir_attrs("GRU", return_sequences=True), [x[:, ::-1]], params)[0]
     assert_close(seq, forward)
 
 
-def test_reverse_kernel_flips_one_axis() -> None:
+def test_reverse_lowering_flips_one_axis() -> None:
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    (out,) = kernels.reverse({"axis": 1}, [x], {})
+    (out,) = lowerings.reverse(CTX, {"axis": 1}, [x], {})
     np.testing.assert_array_equal(out, x[:, ::-1, :])
-    (out,) = kernels.reverse({"axis": -1}, [x], {})
+    (out,) = lowerings.reverse(CTX, {"axis": -1}, [x], {})
     np.testing.assert_array_equal(out, x[..., ::-1])
 
 
@@ -253,10 +255,10 @@ def run_onnx(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("op,config", CASES, ids=IDS)
-def test_onnx_weights_match_numpy_kernel(op: str, config: dict) -> None:
+def test_onnx_weights_match_numpy_lowering(op: str, config: dict) -> None:
     attrs = kir_attrs(op, **config)
     params, x = random_params(op, attrs, seed=2), random_input(seed=3)
-    expected = KERNEL[op](attrs, [x], params)
+    expected = LOWERING[op](CTX, attrs, [x], params)
     actual = run_onnx(build_onnx_model(op, attrs, params), x)
     assert len(actual) == len(expected)
     for got, want in zip(actual, expected):

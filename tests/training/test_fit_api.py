@@ -37,15 +37,15 @@ def test_weights_written_back_and_program_reused():
     m.fit(X, Y, epochs=1, batch_size=8, verbose=0)
     after = m.get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
-    prog = m.__dict__["_kir_tf_program"]
+    prog = kir.backends.get("tensorflow").program(m.to_graph())
     m.fit(X, Y, epochs=1, batch_size=8, verbose=0)
-    assert m.__dict__["_kir_tf_program"] is prog
+    assert kir.backends.get("tensorflow").program(m.to_graph()) is prog
     # set_weights before a later fit is respected: zero weights, zero lr -> weights stay zero
     m.compile(optimizer=kir.optimizers.SGD(learning_rate=0.0), loss="categorical_crossentropy", jit_compile=False)
     m.set_weights([np.zeros_like(w) for w in after])
     m.fit(X, Y, epochs=1, batch_size=8, verbose=0)
     assert all(np.all(w == 0) for w in m.get_weights())
-    assert m.__dict__["_kir_tf_program"] is prog
+    assert kir.backends.get("tensorflow").program(m.to_graph()) is prog
 
 
 def test_predict_tensorflow_matches_numpy_after_fit():
@@ -142,7 +142,8 @@ def test_keyboard_interrupt_keeps_last_completed_step():
     class Interrupt(C.Callback):
         def on_train_batch_end(self, batch, logs=None):
             if batch == 2:
-                self.weights = [v.numpy().copy() for v in m.__dict__["_kir_tf_program"].variables.values()]
+                program = kir.backends.get("tensorflow").program(m.to_graph())
+                self.weights = [v.numpy().copy() for v in program.variables.values()]
                 raise KeyboardInterrupt
 
     cb = Interrupt()

@@ -1,5 +1,8 @@
-"""The numpy backend's kernel table: op type -> kernel(attrs, inputs, params) -> outputs."""
+"""The numpy backend's lowering table: op type -> lowering(ctx, attrs, inputs, params) -> outputs.
+
+`inputs` are numpy arrays, `params` maps parameter roles to the store's arrays and `ctx` is a
+`NumpyContext` (the vertex being run)."""
 
 from kir.backends.table import LoweringTable
 
-KERNELS: LoweringTable = LoweringTable("numpy")
+LOWERINGS: LoweringTable = LoweringTable("numpy")

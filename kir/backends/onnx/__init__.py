@@ -7,8 +7,9 @@ this package does not import onnxruntime (the runtime imports it on first use).
 """
 
 from kir.backends.onnx.export import EXTERNAL_DATA_THRESHOLD, ExportResult, export, to_onnx
-from kir.backends.onnx.lowering import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ONNX_LOWERINGS
+from kir.backends.onnx.lowering import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from kir.backends.onnx.runtime import OnnxBackend, Runtime, resolve_providers
+from kir.backends.onnx.table import LOWERINGS
 
-__all__ = ["DEFAULT_OPSET", "EXTERNAL_DATA_THRESHOLD", "MAX_OPSET", "MIN_OPSET", "ONNX_LOWERINGS", "ExportResult",
+__all__ = ["DEFAULT_OPSET", "EXTERNAL_DATA_THRESHOLD", "LOWERINGS", "MAX_OPSET", "MIN_OPSET", "ExportResult",
            "OnnxBackend", "Runtime", "export", "resolve_providers", "to_onnx"]

@@ -19,23 +19,22 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import ModelProto, TensorProto, helper, numpy_helper
 
-from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset, lower, onnx_dtype
-from kir.errors import ConfigError, ExportError, KirError
+from kir.backends.base import GraphSource, graph_of
+from kir.backends.onnx.interpreter import lower
+from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset, onnx_dtype
+from kir.errors import ConfigError, ExportError, KirError, check_positive_int
 from kir.ir.graph import Graph
-
-if TYPE_CHECKING:
-    from kir.models.functional import Model
+from kir.passes import LEVELS
 
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
 """Initializer bytes above which weights go to external data (2 GB protobuf limit, less a margin)."""
 
-LEVELS = ("O0", "O1", "O2")
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
@@ -78,15 +77,6 @@ def embedding_id_bounds(graph: Graph) -> dict[int, int]:
     return dict(sorted(bounds.items()))
 
 
-def _graph_of(model_or_graph: Model | Graph) -> Graph:
-    if isinstance(model_or_graph, Graph):
-        return model_or_graph
-    to_graph = getattr(model_or_graph, "to_graph", None)
-    if to_graph is None:
-        raise ConfigError(f"export takes a kir Model or Graph, got {type(model_or_graph).__name__}")
-    return to_graph()
-
-
 def _level(optimize: Any) -> str:
     level = f"O{optimize}" if isinstance(optimize, int) and not isinstance(optimize, bool) else optimize
     if level not in LEVELS:
@@ -106,9 +96,7 @@ def optimized_graph(graph: Graph, optimize: Any = "O2", batch_size: int | None =
 
 def _batch_dim(dynamic_batch: bool, batch_size: int | None) -> int | str:
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return batch_size
+        return check_positive_int(batch_size, "batch_size")
     if not dynamic_batch:
         raise ConfigError("dynamic_batch=False needs batch_size=N (the static batch size to export)")
     return "batch"
@@ -120,7 +108,7 @@ def _value_info(name: str, dtype: str, shape: tuple, batch: int | str) -> onnx.V
 
 
 def to_onnx(
-    model_or_graph: Model | Graph,
+    model_or_graph: Graph | GraphSource,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = True,
     batch_size: int | None = None,
@@ -131,12 +119,12 @@ def to_onnx(
 ) -> ModelProto:
     """The ONNX ModelProto of a model (not checked or written; see `export`)."""
     level = _level(optimize)
-    graph, _ = optimized_graph(_graph_of(model_or_graph), level, batch_size, nchw_io)
+    graph, _ = optimized_graph(graph_of(model_or_graph), level, batch_size, nchw_io)
     return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype)
 
 
 def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None) -> ModelProto:
-    from kir import __version__
+    from kir.version import __version__
 
     check_opset(opset)
     if dtype not in ("float32", "float16"):
@@ -234,7 +222,7 @@ def _io(values) -> list[tuple[str, str, tuple]]:
 
 
 def export(
-    model_or_graph: Model | Graph,
+    model_or_graph: Graph | GraphSource,
     path: str | os.PathLike,
     opset: int = DEFAULT_OPSET,
     dynamic_batch: bool = True,
@@ -263,7 +251,7 @@ def export(
         raise ConfigError(f"external_data_threshold must be a non-negative int, got {external_data_threshold!r}")
     level = _level(optimize)
     batch = _batch_dim(dynamic_batch, batch_size)
-    graph, report = optimized_graph(_graph_of(model_or_graph), level, batch_size, nchw_io)
+    graph, report = optimized_graph(graph_of(model_or_graph), level, batch_size, nchw_io)
     model = _build(graph, opset, batch, dtype, level, io_dtype)
     counts = Counter(n.op_type for n in model.graph.node)
     parameters = _parameter_count(model)

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from kir.backends.base import Backend
-from kir.errors import ConfigError, FeedError, MissingDependencyError, did_you_mean
+from kir.backends.cache import ArtifactCache
+from kir.backends.feeds import check_feeds, run_in_batches
+from kir.errors import ConfigError, FeedError, MissingDependencyError, check_positive_int, did_you_mean
+from kir.ir.graph import Graph
 from kir.ir.spec import TensorSpec
-from kir.models.feeds import batches, check_array, order_feeds, same_batch
-
-if TYPE_CHECKING:
-    from kir.models.functional import Model
 
 PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 """What providers='auto' picks among the available ones, best first."""
@@ -80,10 +78,7 @@ class Runtime:
             proto = source if hasattr(source, "SerializeToString") else to_onnx(source, **export_options)
             loadable = proto.SerializeToString()
             self.name = getattr(source, "name", None) or proto.graph.name
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size <= 0):
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.session = ort.InferenceSession(loadable, sess_options=session_options, providers=self.providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -104,12 +99,7 @@ class Runtime:
     # ---------------------------------------------------------------- feeds
     def check_feeds(self, feeds: Any) -> list[np.ndarray]:
         """Input arrays in input order, checked and cast, or a FeedError naming the input."""
-        names = self.input_names
-        items = order_feeds("input", names, feeds, self.name)
-        arrays = [check_array(item, spec, lambda name=name: f"input '{name}' of '{self.name}'")
-                  for item, name, spec in zip(items, names, self.input_specs)]
-        same_batch(arrays, names, self.name, "input")
-        return arrays
+        return check_feeds(self.input_names, self.input_specs, feeds, self.name, f"'{self.name}'")
 
     # ---------------------------------------------------------------- running
     def run(self, feeds: Any, batch_size: int | None = None) -> list[np.ndarray]:
@@ -126,12 +116,7 @@ class Runtime:
                 bad = ids.min() if ids.min() < 0 else ids.max()
                 raise FeedError(f"input '{name}' of '{self.name}' holds token id {int(bad)} outside [0, {bound}) "
                                 f"(the Embedding's input_dim); map ids into range or raise input_dim")
-        size = batch_size or self.batch_size
-        n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
-        if size is None or n <= size:
-            return self._run_once(arrays)
-        parts = [self._run_once([a[s] for a in arrays]) for s in batches(n, size)]
-        return [np.concatenate([p[i] for p in parts]) for i in range(len(self.output_names))]
+        return run_in_batches(self._run_once, arrays, batch_size or self.batch_size)
 
     def _run_once(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         if not self._binding:
@@ -149,33 +134,19 @@ class Runtime:
 
 
 class OnnxBackend(Backend):
-    """`model.predict(x, backend='onnx')`: one cached session per model, rebuilt when its
-    weights change (the cache is keyed by `model.weights_version()`)."""
+    """`predict(graph, ...)` on onnxruntime: one session per graph structure and weights version,
+    made on first use and kept in a small LRU cache."""
 
     name = "onnx"
-    pipeline = "inference"
 
     def __init__(self, providers: str | Sequence[str] = "auto") -> None:
         self.providers = providers
-        # id(model) -> (weak reference to the model, weights version, Runtime): a plain dict
-        # lookup keeps the per-call cost down; entries go when their model is collected
-        self._sessions: dict[int, tuple[weakref.ref, tuple, Runtime]] = {}
+        self.sessions: ArtifactCache[Runtime] = ArtifactCache(maxsize=16)
 
-    def runtime(self, model: Model) -> Runtime:
-        """The cached Runtime of `model` for its current weights."""
-        version = model.weights_version()
-        entry = self._sessions.get(id(model))
-        if entry is None or entry[1] != version or entry[0]() is not model:
-            key = id(model)
-            ref = weakref.ref(model, lambda dead: self._forget(key, dead))
-            entry = (ref, version, Runtime(model, providers=self.providers))
-            self._sessions[key] = entry
-        return entry[2]
+    def runtime(self, graph: Graph) -> Runtime:
+        """The cached Runtime of `graph` for its current weights."""
+        return self.sessions.get((graph.structure_key(), graph.store.version),
+                                 lambda: Runtime(graph, providers=self.providers))
 
-    def _forget(self, key: int, dead: weakref.ref) -> None:
-        entry = self._sessions.get(key)
-        if entry is not None and entry[0] is dead:
-            del self._sessions[key]
-
-    def predict(self, model: Model, inputs: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
-        return self.runtime(model).run_arrays(inputs, batch_size)
+    def predict(self, graph: Graph, inputs: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
+        return self.runtime(graph).run_arrays(inputs, batch_size)

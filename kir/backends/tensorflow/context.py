@@ -1,29 +1,27 @@
-"""What a lowering sees besides its inputs: training mode, randomness and the vertex."""
+"""What a TensorFlow lowering sees besides its inputs: training mode, randomness and the vertex."""
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
 from typing import Any
 
+from kir.backends.context import LoweringContext
 
-@dataclass
-class LoweringContext:
+
+class TensorFlowContext(LoweringContext):
     """Per-trace state shared by all lowerings of one forward pass."""
 
-    training: bool
-    #: int64 scalar tensor that changes every training step (seeds dropout masks).
-    step_seed: Any = None
-    #: the vertex being lowered (set by the program before each call).
-    vertex: Any = None
-    #: whether the layer owning the current vertex is trainable (BatchNormalization needs it).
-    layer_trainable: bool = True
-    #: graph path of the current vertex, e.g. "outer/inner/dropout" (stable seeds).
-    path: str = ""
-    extra: dict = field(default_factory=dict)
+    def __init__(self, training: bool, step_seed: Any = None) -> None:
+        super().__init__()
+        self.training = training
+        #: int64 scalar tensor that changes every training step (seeds dropout masks).
+        self.step_seed = step_seed
+        #: whether the layer owning the current vertex is trainable (BatchNormalization needs it).
+        self.layer_trainable = True
 
     def seed(self, attr_seed: int | None):
-        """A (2,) int64 seed for stateless random ops: the layer seed (or a name hash) + the step."""
+        """A (2,) int64 seed for stateless random ops: the layer seed (or a hash of the vertex's
+        path, e.g. 'outer/inner/dropout') + the step."""
         import tensorflow as tf
 
         base = attr_seed if attr_seed is not None else zlib.crc32(self.path.encode()) & 0x7FFFFFFF

@@ -2,7 +2,7 @@
 
 A lowering turns one IR vertex into TensorFlow ops while the training/inference function is
 traced: `inputs` are tf.Tensors, `params` maps parameter roles to the program's tf.Variables,
-and `ctx` (a `LoweringContext`) says whether this is a training trace.
+and `ctx` (a `TensorFlowContext`) says whether this is a training trace.
 """
 
 from kir.backends.table import LoweringTable

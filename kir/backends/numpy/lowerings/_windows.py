@@ -1,4 +1,4 @@
-"""Layout and padding helpers shared by the conv and pooling kernels."""
+"""Layout and padding helpers shared by the conv and pooling lowerings."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.table import LOWERINGS
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -53,6 +53,6 @@ def activate(name: str, x: np.ndarray) -> np.ndarray:
     return np.asarray(ACTIVATIONS[name](x), dtype=np.float32)
 
 
-@KERNELS.register("Activation")
-def activation(attrs, inputs, params):
+@LOWERINGS.register("Activation")
+def activation(ctx, attrs, inputs, params):
     return [activate(attrs["activation"], inputs[0])]

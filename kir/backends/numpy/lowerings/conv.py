@@ -1,4 +1,4 @@
-"""Numpy kernels for Conv1D/Conv2D: one matmul per kernel tap over strided slices of the
+"""Numpy lowerings of Conv1D/Conv2D: one matmul per kernel tap over strided slices of the
 padded input (memory-light im2col), dilation and strides by slicing."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import itertools
 
 import numpy as np
 
-from kir.backends.numpy.kernels._windows import as_list, from_channels_last, pad_amounts, to_channels_last
-from kir.backends.numpy.kernels.activations import activate
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.lowerings._windows import as_list, from_channels_last, pad_amounts, to_channels_last
+from kir.backends.numpy.lowerings.activations import activate
+from kir.backends.numpy.table import LOWERINGS
 
 
 def convolve(
@@ -36,8 +36,8 @@ def convolve(
     return out.reshape(batch, *out_sizes, filters)
 
 
-@KERNELS.register("Conv1D", "Conv2D")
-def conv(attrs, inputs, params):
+@LOWERINGS.register("Conv1D", "Conv2D")
+def conv(ctx, attrs, inputs, params):
     """activation(conv(x, kernel) + bias), channels_last or channels_first per data_format."""
     x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
     kernel = np.asarray(params["kernel"], dtype=np.float32)

@@ -1,17 +1,17 @@
-"""Numpy kernels for the core ops: Dense, Dropout, Identity, Flatten, Reshape, Permute,
-Transpose, RepeatVector, Embedding (inference semantics, float32)."""
+"""Numpy lowerings of the core ops: Dense, Dropout, Identity, Flatten, Reshape, ReshapeFull,
+Permute, Transpose, RepeatVector, Embedding (inference semantics, float32)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kir.backends.numpy.kernels.activations import activate
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.lowerings.activations import activate
+from kir.backends.numpy.table import LOWERINGS
 from kir.errors import FeedError
 
 
-@KERNELS.register("Dense")
-def dense(attrs, inputs, params):
+@LOWERINGS.register("Dense")
+def dense(ctx, attrs, inputs, params):
     """activation(x @ kernel + bias) on the last axis."""
     x = np.asarray(inputs[0], dtype=np.float32)
     y = x @ np.asarray(params["kernel"], dtype=np.float32)
@@ -20,14 +20,14 @@ def dense(attrs, inputs, params):
     return [activate(attrs.get("activation", "linear"), y)]
 
 
-@KERNELS.register("Dropout", "Identity")
-def identity(attrs, inputs, params):
+@LOWERINGS.register("Dropout", "Identity")
+def identity(ctx, attrs, inputs, params):
     """Dropout is the identity at inference."""
     return [inputs[0]]
 
 
-@KERNELS.register("Flatten")
-def flatten(attrs, inputs, params):
+@LOWERINGS.register("Flatten")
+def flatten(ctx, attrs, inputs, params):
     """(b, ...) -> (b, prod); channels_first inputs are moved to channels_last first, like Keras."""
     x = inputs[0]
     if attrs.get("data_format") == "channels_first" and x.ndim > 2:
@@ -35,31 +35,39 @@ def flatten(attrs, inputs, params):
     return [np.reshape(x, (x.shape[0], -1))]
 
 
-@KERNELS.register("Reshape")
-def reshape(attrs, inputs, params):
+@LOWERINGS.register("Reshape")
+def reshape(ctx, attrs, inputs, params):
     x = inputs[0]
     return [np.reshape(x, (x.shape[0], *(int(d) for d in attrs["target_shape"])))]
 
 
-@KERNELS.register("Permute")
-def permute(attrs, inputs, params):
+@LOWERINGS.register("ReshapeFull")
+def reshape_full(ctx, attrs, inputs, params):
+    """Reshape including the batch axis: 0 copies the input dim, one -1 is inferred."""
+    x = inputs[0]
+    shape = [x.shape[i] if int(d) == 0 else int(d) for i, d in enumerate(attrs["shape"])]
+    return [np.reshape(x, shape)]
+
+
+@LOWERINGS.register("Permute")
+def permute(ctx, attrs, inputs, params):
     return [np.transpose(inputs[0], [0, *(int(d) for d in attrs["dims"])])]
 
 
-@KERNELS.register("Transpose")
-def transpose(attrs, inputs, params):
+@LOWERINGS.register("Transpose")
+def transpose(ctx, attrs, inputs, params):
     return [np.transpose(inputs[0], [int(p) for p in attrs["perm"]])]
 
 
-@KERNELS.register("RepeatVector")
-def repeat_vector(attrs, inputs, params):
+@LOWERINGS.register("RepeatVector")
+def repeat_vector(ctx, attrs, inputs, params):
     """(b, f) -> (b, n, f)."""
     x = np.asarray(inputs[0], dtype=np.float32)
     return [np.repeat(x[:, None, :], int(attrs["n"]), axis=1)]
 
 
-@KERNELS.register("Embedding")
-def embedding(attrs, inputs, params):
+@LOWERINGS.register("Embedding")
+def embedding(ctx, attrs, inputs, params):
     """Row lookup; float ids are truncated to int like Keras' cast. Out-of-range ids are refused
     (numpy would silently wrap negative ones)."""
     ids = inputs[0]

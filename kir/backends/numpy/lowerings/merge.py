@@ -1,4 +1,4 @@
-"""Numpy kernels for the merge ops (elementwise with size-1 broadcasting, Concatenate, Dot)."""
+"""Numpy lowerings of the merge ops (elementwise with size-1 broadcasting, Concatenate, Dot)."""
 
 from __future__ import annotations
 
@@ -6,37 +6,37 @@ import functools
 
 import numpy as np
 
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.table import LOWERINGS
 
 _FOLDS = {"Add": np.add, "Multiply": np.multiply, "Maximum": np.maximum, "Minimum": np.minimum}
 
 
 def _fold(op: str):
-    def kernel(attrs, inputs, params):
+    def lowering(ctx, attrs, inputs, params):
         xs = [np.asarray(x, dtype=np.float32) for x in inputs]
         return [functools.reduce(_FOLDS[op], xs)]
 
-    return kernel
+    return lowering
 
 
 for _op in _FOLDS:
-    KERNELS.register(_op)(_fold(_op))
+    LOWERINGS.register(_op)(_fold(_op))
 
 
-@KERNELS.register("Subtract")
-def subtract(attrs, inputs, params):
+@LOWERINGS.register("Subtract")
+def subtract(ctx, attrs, inputs, params):
     a, b = (np.asarray(x, dtype=np.float32) for x in inputs)
     return [a - b]
 
 
-@KERNELS.register("Average")
-def average(attrs, inputs, params):
+@LOWERINGS.register("Average")
+def average(ctx, attrs, inputs, params):
     xs = [np.asarray(x, dtype=np.float32) for x in inputs]
     return [(functools.reduce(np.add, xs) / np.float32(len(xs))).astype(np.float32)]
 
 
-@KERNELS.register("Concatenate")
-def concatenate(attrs, inputs, params):
+@LOWERINGS.register("Concatenate")
+def concatenate(ctx, attrs, inputs, params):
     return [np.concatenate(inputs, axis=int(attrs.get("axis", -1)))]
 
 
@@ -46,8 +46,8 @@ def l2_normalize(x: np.ndarray, axis: int) -> np.ndarray:
     return x * np.minimum(inv, np.float32(1e7))
 
 
-@KERNELS.register("Dot")
-def dot(attrs, inputs, params):
+@LOWERINGS.register("Dot")
+def dot(ctx, attrs, inputs, params):
     """Keras batch_dot over axes [a1, a2]: per-sample tensordot; a rank-1 result becomes (b, 1)."""
     x, y = (np.asarray(v, dtype=np.float32) for v in inputs)
     a1, a2 = (int(a) for a in attrs["axes"])

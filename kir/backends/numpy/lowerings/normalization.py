@@ -1,10 +1,10 @@
-"""Numpy kernels for BatchNormalization (inference: moving statistics) and LayerNormalization."""
+"""Numpy lowerings of BatchNormalization (inference: moving statistics) and LayerNormalization."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.table import LOWERINGS
 
 
 def _along(v: np.ndarray, ndim: int, axes: list[int]) -> np.ndarray:
@@ -15,8 +15,8 @@ def _along(v: np.ndarray, ndim: int, axes: list[int]) -> np.ndarray:
     return np.asarray(v, dtype=np.float32).reshape(shape)
 
 
-@KERNELS.register("BatchNormalization")
-def batch_norm(attrs, inputs, params):
+@LOWERINGS.register("BatchNormalization")
+def batch_norm(ctx, attrs, inputs, params):
     """(x - moving_mean) / sqrt(moving_variance + eps) * gamma + beta along `axis`."""
     x = np.asarray(inputs[0], dtype=np.float32)
     axes = [int(attrs.get("axis", x.ndim - 1))]
@@ -30,8 +30,8 @@ def batch_norm(attrs, inputs, params):
     return [y.astype(np.float32)]
 
 
-@KERNELS.register("LayerNormalization")
-def layer_norm(attrs, inputs, params):
+@LOWERINGS.register("LayerNormalization")
+def layer_norm(ctx, attrs, inputs, params):
     """Normalize over `axis` (a list) with the per-sample mean/variance, then scale and shift."""
     x = np.asarray(inputs[0], dtype=np.float32)
     raw = attrs.get("axis", [x.ndim - 1])

@@ -1,4 +1,4 @@
-"""Numpy kernels for local and global pooling (TF/Keras semantics: 'same' max pooling ignores
+"""Numpy lowerings of local and global pooling (TF/Keras semantics: 'same' max pooling ignores
 padding, 'same' average pooling divides by the number of real elements in each window)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kir.backends.numpy.kernels._windows import as_list, from_channels_last, pad_amounts, to_channels_last
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.lowerings._windows import as_list, from_channels_last, pad_amounts, to_channels_last
+from kir.backends.numpy.table import LOWERINGS
 
 
 def _windows(x: np.ndarray, pool: list[int], strides: list[int], axes: tuple[int, ...]) -> np.ndarray:
@@ -38,25 +38,25 @@ def pool(attrs, x: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _local(kind: str):
-    def kernel(attrs, inputs, params):
+    def lowering(ctx, attrs, inputs, params):
         x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
         return [from_channels_last(attrs, pool(attrs, x, kind).astype(np.float32))]
 
-    return kernel
+    return lowering
 
 
 def _global(kind: str):
-    def kernel(attrs, inputs, params):
+    def lowering(ctx, attrs, inputs, params):
         x = np.asarray(inputs[0], dtype=np.float32)
         first = attrs.get("data_format") == "channels_first"
         axes = tuple(range(2, x.ndim)) if first else tuple(range(1, x.ndim - 1))
         reduce = np.max if kind == "max" else np.mean
         return [reduce(x, axis=axes, keepdims=bool(attrs.get("keepdims", False))).astype(np.float32)]
 
-    return kernel
+    return lowering
 
 
-KERNELS.register("MaxPooling1D", "MaxPooling2D")(_local("max"))
-KERNELS.register("AveragePooling1D", "AveragePooling2D")(_local("avg"))
-KERNELS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("max"))
-KERNELS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("avg"))
+LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("max"))
+LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("avg"))
+LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("max"))
+LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("avg"))

@@ -1,4 +1,4 @@
-"""Reference kernels of SimpleRNN, GRU and LSTM (Keras 3 semantics, float32) and of Reverse.
+"""Reference lowerings of SimpleRNN, GRU and LSTM (Keras 3 semantics, float32) and of Reverse.
 
 These are the numeric oracle the ONNX and TensorFlow lowerings are checked against, so they
 follow Keras' cells line by line: gate order and bias layout as in Keras' weights, zero
@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from kir.backends.numpy.kernels.activations import activate
-from kir.backends.numpy.table import KERNELS
+from kir.backends.numpy.context import NumpyContext
+from kir.backends.numpy.lowerings.activations import activate
+from kir.backends.numpy.table import LOWERINGS
 
 # step(projected x_t (b, G*u), states) -> new states; states[0] is the output h.
 Step = Callable[[np.ndarray, list[np.ndarray]], list[np.ndarray]]
@@ -61,9 +62,16 @@ def _f32(params: Mapping[str, np.ndarray], role: str) -> np.ndarray | None:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
 
-@KERNELS.register("SimpleRNN")
-def simple_rnn(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
-               ) -> list[np.ndarray]:
+def _gated(attrs: Mapping[str, Any], params: Mapping[str, np.ndarray]) -> tuple:
+    """GRU/LSTM: units, activation, recurrent activation, recurrent kernel, bias (or None)."""
+    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
+    return (int(attrs["units"]), attrs.get("activation", "tanh"), attrs.get("recurrent_activation", "sigmoid"),
+            _f32(params, "recurrent_kernel"), bias)
+
+
+@LOWERINGS.register("SimpleRNN")
+def simple_rnn(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
+               params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """h_t = activation(x_t W + b + h_{t-1} U)."""
     x, units = inputs[0], int(attrs["units"])
     act = attrs.get("activation", "tanh")
@@ -77,16 +85,12 @@ def simple_rnn(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mappi
     return _run(attrs, projected, [_zeros(x, units)], step)
 
 
-@KERNELS.register("GRU")
-def gru(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
-        ) -> list[np.ndarray]:
+@LOWERINGS.register("GRU")
+def gru(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
+        params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Keras' GRUCell: gates z, r, h; reset_after applies r after the recurrent matmul."""
-    x, u = inputs[0], int(attrs["units"])
-    act = attrs.get("activation", "tanh")
-    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    x, (u, act, rec_act, kernel_r, bias) = inputs[0], _gated(attrs, params)
     reset_after = attrs.get("reset_after", True)
-    kernel_r = _f32(params, "recurrent_kernel")
-    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
     input_bias, recurrent_bias = (bias[0], bias[1]) if bias is not None and reset_after else (bias, None)
     projected = _project(x, params["kernel"], input_bias, attrs.get("go_backwards", False))
 
@@ -110,15 +114,11 @@ def gru(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str,
     return _run(attrs, projected, [_zeros(x, u)], step)
 
 
-@KERNELS.register("LSTM")
-def lstm(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
-         ) -> list[np.ndarray]:
+@LOWERINGS.register("LSTM")
+def lstm(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
+         params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Keras' LSTMCell: gates i, f, c, o; c_t = f c + i act(.), h_t = o act(c_t)."""
-    x, u = inputs[0], int(attrs["units"])
-    act = attrs.get("activation", "tanh")
-    rec_act = attrs.get("recurrent_activation", "sigmoid")
-    kernel_r = _f32(params, "recurrent_kernel")
-    bias = _f32(params, "bias") if attrs.get("use_bias", True) else None
+    x, (u, act, rec_act, kernel_r, bias) = inputs[0], _gated(attrs, params)
     projected = _project(x, params["kernel"], bias, attrs.get("go_backwards", False))
 
     def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
@@ -134,8 +134,8 @@ def lstm(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str
     return _run(attrs, projected, [_zeros(x, u), _zeros(x, u)], step)
 
 
-@KERNELS.register("Reverse")
-def reverse(attrs: Mapping[str, Any], inputs: list[np.ndarray], params: Mapping[str, np.ndarray]
-            ) -> list[np.ndarray]:
+@LOWERINGS.register("Reverse")
+def reverse(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
+            params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Flip one axis (Bidirectional turns its backward layer's sequence back with this)."""
     return [np.flip(inputs[0], axis=int(attrs["axis"])).copy()]

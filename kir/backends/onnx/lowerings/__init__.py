@@ -1,12 +1,5 @@
 """ONNX lowerings, one module per op family; importing this package registers them all."""
 
-from kir.backends.onnx.lowerings import (  # noqa: F401
-    activations,
-    conv,
-    core,
-    merge,
-    nested,
-    normalization,
-    pooling,
-    recurrent,
-)
+from kir.backends.table import import_families
+
+import_families(__name__, __path__)

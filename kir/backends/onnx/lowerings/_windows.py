@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kir.backends.onnx.lowering import LoweringContext
+from kir.backends.onnx.context import OnnxContext
 
 
 def as_list(value: Any, n: int) -> list[int]:
@@ -39,7 +39,7 @@ class ChannelsFirst:
     """Moves a channels_last tensor to NCHW for an ONNX window op and back (nothing to do when
     the layout pass already set data_format='channels_first')."""
 
-    def __init__(self, ctx: LoweringContext, rank: int, channels_first: bool) -> None:
+    def __init__(self, ctx: OnnxContext, rank: int, channels_first: bool) -> None:
         self.ctx, self.rank, self.first = ctx, rank, channels_first
 
     def spatial(self, shape: Sequence[int | None]) -> list[int | None]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
+from kir.backends.onnx.table import LOWERINGS
 from kir.errors import UnsupportedOpError
-from kir.ir.graph import Vertex
 
 
-def _gelu(ctx: LoweringContext, x: str) -> str:
+def _gelu(ctx: OnnxContext, x: str) -> str:
     if ctx.opset >= 20:
         return ctx.op("Gelu", x, suffix="gelu")
     erf = ctx.op("Erf", ctx.op("Mul", x, ctx.const(1.0 / math.sqrt(2.0)), suffix="gelu_scale"), suffix="gelu_erf")
@@ -19,14 +19,14 @@ def _gelu(ctx: LoweringContext, x: str) -> str:
     return ctx.op("Mul", half, ctx.op("Add", erf, ctx.const(1.0), suffix="gelu_one"), suffix="gelu")
 
 
-def _mish(ctx: LoweringContext, x: str) -> str:
+def _mish(ctx: OnnxContext, x: str) -> str:
     if ctx.opset >= 18:
         return ctx.op("Mish", x, suffix="mish")
     return ctx.op("Mul", x, ctx.op("Tanh", ctx.op("Softplus", x, suffix="mish_softplus"), suffix="mish_tanh"),
                   suffix="mish")
 
 
-ACTIVATIONS: dict[str, Callable[[LoweringContext, str], str]] = {
+ACTIVATIONS: dict[str, Callable[[OnnxContext, str], str]] = {
     "linear": lambda ctx, x: x,
     "relu": lambda ctx, x: ctx.op("Relu", x, suffix="relu"),
     "relu6": lambda ctx, x: ctx.op("Clip", x, ctx.const(0.0), ctx.const(6.0), suffix="relu6"),
@@ -48,7 +48,7 @@ ACTIVATIONS: dict[str, Callable[[LoweringContext, str], str]] = {
 ACTIVATIONS["silu"] = ACTIVATIONS["swish"]
 
 
-def activate(ctx: LoweringContext, name: str | None, x: str) -> str:
+def activate(ctx: OnnxContext, name: str | None, x: str) -> str:
     """Apply the named activation to tensor `x` (linear adds nothing)."""
     fn = ACTIVATIONS.get(name or "linear")
     if fn is None:
@@ -56,6 +56,6 @@ def activate(ctx: LoweringContext, name: str | None, x: str) -> str:
     return fn(ctx, x)
 
 
-@ONNX_LOWERINGS.register("Activation")
-def activation(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    return [activate(ctx, vertex.attrs["activation"], inputs[0])]
+@LOWERINGS.register("Activation")
+def activation(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    return [activate(ctx, attrs["activation"], inputs[0])]

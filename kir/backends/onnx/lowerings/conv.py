@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
 from kir.backends.onnx.lowerings._windows import ChannelsFirst, as_list, pad_attributes
 from kir.backends.onnx.lowerings.activations import activate
-from kir.ir.graph import Vertex
+from kir.backends.onnx.table import LOWERINGS
 
 _LAST_AXIS_ACTIVATIONS = {"softmax", "log_softmax"}
 
@@ -18,18 +18,18 @@ def oihw(kernel: np.ndarray) -> np.ndarray:
     return np.transpose(kernel, [n + 1, n, *range(n)])
 
 
-@ONNX_LOWERINGS.register("Conv1D", "Conv2D")
-def conv(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    attrs, spec = vertex.attrs, ctx.input_spec(0)
+@LOWERINGS.register("Conv1D", "Conv2D")
+def conv(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    spec = ctx.input_spec(0)
     n = spec.rank - 2
     layout = ChannelsFirst(ctx, spec.rank, attrs.get("data_format") == "channels_first")
-    window = list(np.shape(ctx.store[vertex.params["kernel"]])[:n])
+    window = list(np.shape(ctx.array("kernel"))[:n])
     strides = as_list(attrs.get("strides", 1), n)
     dilation = as_list(attrs.get("dilation_rate", 1), n)
     pads = pad_attributes(layout.spatial(spec.shape), window, strides, dilation, attrs.get("padding", "valid"))
     args = [layout.enter(inputs[0]), ctx.param("kernel", oihw, "oihw")]
-    if attrs.get("use_bias", True) and ctx.has_param("bias"):
-        args.append(ctx.param("bias"))
+    if attrs.get("use_bias", True) and "bias" in params:
+        args.append(params["bias"])
     y = ctx.op("Conv", *args, kernel_shape=window, strides=strides, dilations=dilation, **pads)
     act = attrs.get("activation", "linear")
     if act not in _LAST_AXIS_ACTIVATIONS:
@@ -39,7 +39,7 @@ def conv(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
     return [activate(ctx, act, layout.leave(y))]
 
 
-def _channel_softmax(ctx: LoweringContext, act: str, y: str) -> str:
+def _channel_softmax(ctx: OnnxContext, act: str, y: str) -> str:
     """softmax over channels of an NCHW tensor (Keras' 'last axis' is channels)."""
     op = "Softmax" if act == "softmax" else "LogSoftmax"
     return ctx.op(op, y, suffix=act, axis=1)

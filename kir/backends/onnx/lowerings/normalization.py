@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
-from kir.ir.graph import Vertex
+from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
+from kir.backends.onnx.table import LOWERINGS
 
 
 def _broadcast_shape(rank: int, axes: Sequence[int], sizes: Sequence[int]) -> list[int]:
@@ -21,19 +21,19 @@ def _broadcast_shape(rank: int, axes: Sequence[int], sizes: Sequence[int]) -> li
     return shape
 
 
-@ONNX_LOWERINGS.register("BatchNormalization")
-def batch_norm(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    attrs, rank = vertex.attrs, ctx.input_spec(0).rank
+@LOWERINGS.register("BatchNormalization")
+def batch_norm(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    rank = ctx.input_spec(0).rank
     axis = int(attrs.get("axis", rank - 1)) % rank
     eps = float(attrs.get("epsilon", 1e-3))
-    has_scale = attrs.get("scale", True) and ctx.has_param("gamma")
-    has_center = attrs.get("center", True) and ctx.has_param("beta")
-    channels = int(np.shape(ctx.store[vertex.params["moving_mean"]])[0])
+    has_scale = attrs.get("scale", True) and "gamma" in params
+    has_center = attrs.get("center", True) and "beta" in params
+    channels = int(np.shape(ctx.array("moving_mean"))[0])
     if axis == 1:
-        scale = ctx.param("gamma") if has_scale else ctx.const(np.ones(channels), suffix="ones")
-        bias = ctx.param("beta") if has_center else ctx.const(np.zeros(channels), suffix="zeros")
-        return [ctx.op("BatchNormalization", inputs[0], scale, bias, ctx.param("moving_mean"),
-                       ctx.param("moving_variance"), epsilon=eps)]
+        scale = params["gamma"] if has_scale else ctx.const(np.ones(channels), suffix="ones")
+        bias = params["beta"] if has_center else ctx.const(np.zeros(channels), suffix="zeros")
+        return [ctx.op("BatchNormalization", inputs[0], scale, bias, params["moving_mean"],
+                       params["moving_variance"], epsilon=eps)]
     roles = ["moving_mean", "moving_variance"] + (["gamma"] if has_scale else []) + (["beta"] if has_center else [])
     shape = _broadcast_shape(rank, [axis], [channels])[1:] if axis != rank - 1 else [channels]
 
@@ -49,16 +49,16 @@ def batch_norm(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[
     return [ctx.op("Add", y, ctx.derived(roles, "bn_shift", fold_shift), suffix="shift")]
 
 
-@ONNX_LOWERINGS.register("LayerNormalization")
-def layer_norm(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    attrs, spec = vertex.attrs, ctx.input_spec(0)
+@LOWERINGS.register("LayerNormalization")
+def layer_norm(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    spec = ctx.input_spec(0)
     rank = spec.rank
     raw = attrs.get("axis", [rank - 1])
     axes = sorted(int(a) % rank for a in ([raw] if isinstance(raw, int) else raw))
     sizes = [spec.shape[a] for a in axes]
     eps = float(attrs.get("epsilon", 1e-3))
-    has_scale = attrs.get("scale", True) and ctx.has_param("gamma")
-    has_center = attrs.get("center", True) and ctx.has_param("beta")
+    has_scale = attrs.get("scale", True) and "gamma" in params
+    has_center = attrs.get("center", True) and "beta" in params
     trailing = axes == list(range(axes[0], rank)) and None not in sizes
     x = inputs[0]
     if ctx.opset >= 17 and trailing:

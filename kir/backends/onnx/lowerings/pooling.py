@@ -3,14 +3,14 @@ Transposes for channels_last inputs; global pooling as ReduceMean/ReduceMax (no 
 
 from __future__ import annotations
 
-from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
 from kir.backends.onnx.lowerings._windows import ChannelsFirst, as_list, pad_attributes
-from kir.ir.graph import Vertex
+from kir.backends.onnx.table import LOWERINGS
 
 
 def _local(op_type: str):
-    def lowering(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-        attrs, spec = vertex.attrs, ctx.input_spec(0)
+    def lowering(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+        spec = ctx.input_spec(0)
         n = spec.rank - 2
         layout = ChannelsFirst(ctx, spec.rank, attrs.get("data_format") == "channels_first")
         size = as_list(attrs["pool_size"], n)
@@ -24,15 +24,15 @@ def _local(op_type: str):
 
 
 def _global(op_type: str):
-    def lowering(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
+    def lowering(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
         rank = ctx.input_spec(0).rank
-        axes = range(2, rank) if vertex.attrs.get("data_format") == "channels_first" else range(1, rank - 1)
-        return [ctx.reduce(op_type, inputs[0], list(axes), bool(vertex.attrs.get("keepdims", False)))]
+        axes = range(2, rank) if attrs.get("data_format") == "channels_first" else range(1, rank - 1)
+        return [ctx.reduce(op_type, inputs[0], list(axes), bool(attrs.get("keepdims", False)))]
 
     return lowering
 
 
-ONNX_LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("MaxPool"))
-ONNX_LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("AveragePool"))
-ONNX_LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("ReduceMax"))
-ONNX_LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("ReduceMean"))
+LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("MaxPool"))
+LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("AveragePool"))
+LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("ReduceMax"))
+LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("ReduceMean"))

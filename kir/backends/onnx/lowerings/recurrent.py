@@ -7,20 +7,20 @@ Outputs nobody asked for are left unnamed so onnxruntime does not compute them."
 
 from __future__ import annotations
 
-from kir.backends.onnx.lowering import ONNX_LOWERINGS, LoweringContext
+from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
 from kir.backends.onnx.recurrent_weights import ONNX_OP, onnx_recurrent, reverses_sequence_output
-from kir.ir.graph import Vertex
+from kir.backends.onnx.table import LOWERINGS
 
 
-@ONNX_LOWERINGS.register("SimpleRNN", "GRU", "LSTM")
-def recurrent(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    attrs, op = vertex.attrs, vertex.op
-    params = {role: ctx.store[key] for role, key in vertex.params.items()}
-    weights = onnx_recurrent(op, attrs, params, vertex.layer or vertex.name)
+@LOWERINGS.register("SimpleRNN", "GRU", "LSTM")
+def recurrent(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    op = ctx.vertex.op
+    arrays = {role: ctx.array(role) for role in params}
+    weights = onnx_recurrent(op, attrs, arrays, ctx.layer)
     attributes = dict(weights.attributes)
     if ctx.opset < 14:
         attributes.pop("layout", None)  # the attribute exists from opset 14; 0 is the default
-    roles = list(vertex.params)
+    roles = list(params)
     w = ctx.derived(roles, "W", lambda *_: weights.W)
     r = ctx.derived(roles, "R", lambda *_: weights.R)
     b = ctx.derived(roles, "B", lambda *_: weights.B) if attrs.get("use_bias", True) else ""
@@ -29,8 +29,8 @@ def recurrent(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[s
     sequences = bool(attrs.get("return_sequences", False))
     return_state = bool(attrs.get("return_state", False))
     n_states = (2 if op == "LSTM" else 1) if return_state else (0 if sequences else 1)
-    y_name = ctx.unique(f"{ctx.prefix}{vertex.name}/Y") if sequences else ""
-    state_names = [ctx.unique(f"{ctx.prefix}{vertex.name}/Y_{s}") for s in ("h", "c")[:n_states]]
+    y_name = ctx.unique(f"{ctx.path}/Y") if sequences else ""
+    state_names = [ctx.unique(f"{ctx.path}/Y_{s}") for s in ("h", "c")[:n_states]]
     ctx.node(ONNX_OP[op], [x, w, r, b] if b else [x, w, r], ONNX_OP[op], outputs=[y_name, *state_names],
              **attributes)
 
@@ -45,6 +45,6 @@ def recurrent(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[s
     return [first] + (states if return_state else [])
 
 
-@ONNX_LOWERINGS.register("Reverse")
-def reverse(ctx: LoweringContext, vertex: Vertex, inputs: list[str]) -> list[str]:
-    return [ctx.flip(inputs[0], int(vertex.attrs["axis"]) % ctx.input_spec(0).rank)]
+@LOWERINGS.register("Reverse")
+def reverse(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    return [ctx.flip(inputs[0], int(attrs["axis"]) % ctx.input_spec(0).rank)]

@@ -1,5 +1,5 @@
-"""Core ops: Dense, Dropout (seeded, training only), Identity, Flatten, Reshape, Permute,
-Transpose, RepeatVector, Embedding, Reverse."""
+"""Core ops: Dense, Dropout (seeded, training only), Identity, Flatten, Reshape, ReshapeFull,
+Permute, Transpose, RepeatVector, Embedding."""
 
 from __future__ import annotations
 
@@ -99,8 +99,3 @@ def embedding(ctx, attrs, inputs, params):
     if ids.dtype not in (tf.int32, tf.int64):
         ids = tf.cast(ids, "int32")
     return [tf.gather(params["embeddings"], ids)]
-
-
-@LOWERINGS.register("Reverse")
-def reverse(ctx, attrs, inputs, params):
-    return [tf.reverse(inputs[0], [int(attrs["axis"])])]

@@ -1,4 +1,4 @@
-"""SimpleRNN, GRU and LSTM as a compiled loop (Keras 3 cells, gate order and bias layout).
+"""SimpleRNN, GRU and LSTM as a compiled loop (Keras 3 cells, gate order and bias layout), and Reverse.
 
 The input projection of all time steps is one matmul; the recurrence runs in `tf.scan`, which
 XLA compiles into a single while loop and TensorFlow differentiates through. With
@@ -46,6 +46,12 @@ def _bias(attrs, params):
     return params.get("bias") if attrs.get("use_bias", True) else None
 
 
+def _gated(attrs, params):
+    """GRU/LSTM: units, activation, recurrent activation, recurrent kernel, bias (or None)."""
+    return (int(attrs["units"]), attrs.get("activation", "tanh"), attrs.get("recurrent_activation", "sigmoid"),
+            params["recurrent_kernel"], _bias(attrs, params))
+
+
 @LOWERINGS.register("SimpleRNN")
 def simple_rnn(ctx, attrs, inputs, params):
     x, u = inputs[0], int(attrs["units"])
@@ -61,12 +67,8 @@ def simple_rnn(ctx, attrs, inputs, params):
 
 @LOWERINGS.register("GRU")
 def gru(ctx, attrs, inputs, params):
-    x, u = inputs[0], int(attrs["units"])
-    act = attrs.get("activation", "tanh")
-    rec_act = attrs.get("recurrent_activation", "sigmoid")
+    x, (u, act, rec_act, rk, bias) = inputs[0], _gated(attrs, params)
     reset_after = attrs.get("reset_after", True)
-    rk = params["recurrent_kernel"]
-    bias = _bias(attrs, params)
     if bias is not None and reset_after:
         input_bias, recurrent_bias = bias[0], bias[1]
     else:
@@ -95,11 +97,8 @@ def gru(ctx, attrs, inputs, params):
 
 @LOWERINGS.register("LSTM")
 def lstm(ctx, attrs, inputs, params):
-    x, u = inputs[0], int(attrs["units"])
-    act = attrs.get("activation", "tanh")
-    rec_act = attrs.get("recurrent_activation", "sigmoid")
-    rk = params["recurrent_kernel"]
-    projected = _project(attrs, x, params["kernel"], _bias(attrs, params))
+    x, (u, act, rec_act, rk, bias) = inputs[0], _gated(attrs, params)
+    projected = _project(attrs, x, params["kernel"], bias)
 
     def step(x_t, states):
         h, c = states
@@ -112,3 +111,8 @@ def lstm(ctx, attrs, inputs, params):
         return (o * activate(act, c), c)
 
     return _run(attrs, projected, (_zeros(x, u), _zeros(x, u)), step)
+
+
+@LOWERINGS.register("Reverse")
+def reverse(ctx, attrs, inputs, params):
+    return [tf.reverse(inputs[0], [int(attrs["axis"])])]
