@@ -7,7 +7,9 @@ can fix the call that failed without reading kir's source.
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable
+from typing import Any
 
 
 class KirError(Exception):
@@ -67,3 +69,14 @@ def unknown_name(kind: str, name: object, choices: Iterable[str]) -> ConfigError
         f"unknown {kind} '{name}'.{did_you_mean(str(name), choices)} "
         f"Known {kind}s: {', '.join(choices)}"
     )
+
+
+def check_positive_int(value: Any, what: str, error: type[KirError] = ConfigError, allow_none: bool = False) -> Any:
+    """`value` as an `int` if it is a positive integer (a numpy integer counts, a bool does not),
+    else `error("<what> must be a positive integer, got <value>")`. With `allow_none`, None is
+    returned as is and the message says "a positive integer or None"."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise error(f"{what} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
+    return int(value)

@@ -7,21 +7,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kir import backends
-from kir.errors import ConfigError, FeedError, GraphError
-from kir.ir.node import Node
+from kir.backends.feeds import check_feeds
+from kir.errors import ConfigError, FeedError, GraphError, check_positive_int
 from kir.ir.spec import TensorSpec
-from kir.ir.tensor import KTensor
 from kir.layers.base import Layer, bump_weights_epoch, unique_layer_name, weights_epoch
 from kir.layers.input_layer import InputLayer
-from kir.models.feeds import normalize_inputs
-from kir.models.ordering import keras_layer_order
+from kir.layers.node import Node
+from kir.layers.tensor import KTensor
+from kir.models.ordering import keras_layer_order, post_order
 
 if TYPE_CHECKING:
-    from kir.ir.build import Emitter
     from kir.ir.graph import Graph, Ref
+    from kir.layers.emitter import Emitter
 
 
-def _as_list(x: Any) -> list:
+def as_list(x: Any) -> list:
+    """A tensor/array argument as a list: a list or tuple as is, a dict's values, anything else alone."""
     if isinstance(x, dict):
         return list(x.values())
     return list(x) if isinstance(x, (list, tuple)) else [x]
@@ -48,7 +49,7 @@ class Model(Layer):
                 raise ConfigError(f"Model '{self.name}' needs both inputs= and outputs=")
             self._single_input = not isinstance(inputs, (list, tuple, dict))
             self._single_output = not isinstance(outputs, (list, tuple, dict))
-            self._init_graph(_as_list(inputs), _as_list(outputs))
+            self._init_graph(as_list(inputs), as_list(outputs))
 
     @classmethod
     def _default_name(cls) -> str:
@@ -93,36 +94,18 @@ class Model(Layer):
             self._inbound_nodes.append(node)
 
     def _topological_nodes(self) -> list[Node]:
-        """Layer calls between inputs and outputs, producers first (iterative: 10k-layer chains)."""
+        """Layer calls between inputs and outputs, producers first; refuses an Input not in `inputs`."""
         input_ids = {id(t) for t in self.inputs}
-        order: list[Node] = []
-        state: dict[int, int] = {}  # node id -> 1 visiting, 2 done
-        for out in self.outputs:
-            stack: list[tuple[KTensor, bool]] = [(out, False)]
-            while stack:
-                tensor, expanded = stack.pop()
-                if id(tensor) in input_ids:
-                    continue
-                node = tensor.node
-                if isinstance(node.layer, InputLayer):
-                    raise GraphError(
-                        f"Model '{self.name}' is disconnected: its outputs depend on Input '{node.layer.name}' "
-                        f"{tensor.shape}, which is not in inputs=[{', '.join(t.node.layer.name for t in self.inputs)}]"
-                        f"; add it to Model(inputs=...)"
-                    )
-                if expanded:
-                    if state.get(id(node)) != 2:
-                        state[id(node)] = 2
-                        order.append(node)
-                    continue
-                if state.get(id(node)) == 2:
-                    continue
-                state[id(node)] = 1
-                stack.append((tensor, True))
-                for parent in reversed(node.inputs):
-                    if id(parent) not in input_ids and state.get(id(parent.node)) != 2:
-                        stack.append((parent, False))
-        return order
+
+        def connected(tensor: KTensor) -> None:
+            if isinstance(tensor.node.layer, InputLayer):
+                raise GraphError(
+                    f"Model '{self.name}' is disconnected: its outputs depend on Input '{tensor.node.layer.name}' "
+                    f"{tensor.shape}, which is not in inputs=[{', '.join(t.node.layer.name for t in self.inputs)}]"
+                    f"; add it to Model(inputs=...)"
+                )
+
+        return post_order(self.outputs, stop=lambda t: id(t) in input_ids, enter=connected)
 
     def internal_nodes(self) -> list[Node]:
         return list(self._nodes)
@@ -189,7 +172,7 @@ class Model(Layer):
 
     def to_graph(self) -> Graph:
         """The model's IR (cached until a weight changes). Callers must not mutate it: copy first."""
-        from kir.ir.build import build_graph
+        from kir.layers.emitter import build_graph
 
         self._require_built()
         version = self.weights_version()
@@ -213,9 +196,15 @@ class Model(Layer):
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         return emitter.op("Call", inputs, {}, self, {}, self._vertex_name(node), emitter.model_graph(self))
 
+    def build_once(self, input_specs: list[TensorSpec]) -> None:
+        """A model is built by its own graph, never from a caller's inputs."""
+
+    def step_graph(self, emitter: Emitter, step_inputs: Any) -> Graph:
+        return emitter.model_graph(self)
+
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         self._require_built()
-        tensors = _as_list(inputs)
+        tensors = as_list(inputs)
         if len(tensors) != len(self.inputs):
             raise GraphError(f"model '{self.name}' takes {len(self.inputs)} input(s) "
                              f"({', '.join(self.input_names)}), got {len(tensors)}")
@@ -230,12 +219,14 @@ class Model(Layer):
         """Outputs for `x` (array, list, or dict keyed by input name) on the chosen backend."""
         self._ensure_built_for(x)
         self._require_built()
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
-                                       or batch_size <= 0):
-            raise FeedError(f"model '{self.name}': batch_size must be a positive integer or None, got {batch_size!r}")
-        feeds = normalize_inputs(self, x)
-        outputs = backends.get(backend).predict(self, feeds, batch_size=batch_size)
+        check_positive_int(batch_size, f"model '{self.name}': batch_size", FeedError, allow_none=True)
+        feeds = self.check_inputs(x)
+        outputs = backends.get(backend).predict(self.to_graph(), feeds, batch_size=batch_size)
         return outputs[0] if len(outputs) == 1 and self._single_output else list(outputs)
+
+    def check_inputs(self, x: Any) -> list[np.ndarray]:
+        """Input arrays in model input order, checked against the Input shapes and cast to their dtypes."""
+        return check_feeds(self.input_names, [t.spec for t in self.inputs], x, self.name)
 
     def _ensure_built_for(self, x: Any) -> None:
         """Sequential models without an input shape build here from the data."""
@@ -259,7 +250,7 @@ class Model(Layer):
             raise ConfigError(f"export format '{format}' is not supported; kir exports format='onnx'")
         from kir.backends.onnx import export
 
-        return export(self, filepath, **kwargs)
+        return export(self.to_graph(), filepath, **kwargs)
 
     # ---------------------------------------------------------------- training (TensorFlow backend)
     def compile(self, *args: Any, **kwargs: Any) -> None:

@@ -21,7 +21,6 @@ config (TimeDistributed's layer, Bidirectional's layer) are written as `{"__laye
 
 from __future__ import annotations
 
-import heapq
 import io
 import json
 import os
@@ -37,7 +36,9 @@ from kir.errors import ConfigError, ExportError, KirError, LoadError
 from kir.layers.base import Layer
 from kir.layers.input_layer import InputLayer
 from kir.models.functional import Model
+from kir.models.ordering import replay_order
 from kir.models.sequential import Sequential
+from kir.version import __version__
 
 FORMAT = "kir-model"
 FORMAT_VERSION = 1
@@ -126,7 +127,7 @@ class _Writer:
         }
 
     def functional(self, model: Model) -> dict[str, Any]:
-        nodes = _replay_order(model.internal_nodes())
+        nodes = replay_order(model.internal_nodes())
         rank: dict[int, int] = {}
         counts: dict[int, int] = {}
         for node in nodes:
@@ -149,40 +150,6 @@ class _Writer:
         }
 
 
-def _replay_order(nodes: list) -> list:
-    """A topological order of `nodes` that also keeps each layer's calls in node-index order,
-    so replaying the calls gives every shared layer the same node indices as the original."""
-    members = {id(n): n for n in nodes}
-    position = {id(n): i for i, n in enumerate(nodes)}
-    deps: dict[int, set[int]] = {id(n): set() for n in nodes}
-    by_layer: dict[int, list] = {}
-    for node in nodes:
-        for parent in node.parents:
-            if id(parent) in members:
-                deps[id(node)].add(id(parent))
-        by_layer.setdefault(id(node.layer), []).append(node)
-    for calls in by_layer.values():
-        calls.sort(key=lambda n: n.index)
-        for before, after in zip(calls, calls[1:]):
-            deps[id(after)].add(id(before))
-    children: dict[int, list[int]] = {k: [] for k in deps}
-    for k, parents in deps.items():
-        for parent in parents:
-            children[parent].append(k)
-    waiting = {k: len(parents) for k, parents in deps.items()}
-    ready = [(position[k], k) for k, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    order: list = []
-    while ready:
-        _, k = heapq.heappop(ready)
-        order.append(members[k])
-        for child in children[k]:
-            waiting[child] -= 1
-            if waiting[child] == 0:
-                heapq.heappush(ready, (position[child], child))
-    return order
-
-
 def _owned_slots(layer: Layer, described: set[int]) -> list[tuple[Layer, str]]:
     """Weights stored under `layer`'s object: its own, plus those of sub-layers that the file
     does not describe as objects of their own (e.g. Bidirectional's forward/backward copies)."""
@@ -203,8 +170,6 @@ def _weight_table(objects: list[Layer]) -> Iterator[tuple[dict[str, Any], np.nda
 
 def serialize(model: Model) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON document and the weight arrays (in the document's `weights` order) for `model`."""
-    import kir
-
     if not isinstance(model, Model):
         raise ConfigError(f"only kir models can be saved, got {type(model).__name__}")
     writer = _Writer()
@@ -213,7 +178,7 @@ def serialize(model: Model) -> tuple[dict[str, Any], list[np.ndarray]]:
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "kir_version": kir.__version__,
+        "kir_version": __version__,
         "model": description,
         "weights": [entry for entry, _ in table],
     }

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from kir.errors import ConfigError, GraphError
-from kir.ir.node import Node
-from kir.ir.tensor import KTensor
 from kir.layers.base import Layer, unique_layer_name
 from kir.layers.input_layer import Input, InputLayer
-from kir.models.functional import Model
+from kir.layers.node import Node
+from kir.layers.tensor import KTensor
+from kir.models.functional import Model, as_list
 
 
 class Sequential(Model):
@@ -124,8 +124,7 @@ class Sequential(Model):
 
     def _ensure_built_for(self, x: Any) -> None:
         if self._input_tensor is None and self._stack:
-            first = x[0] if isinstance(x, (list, tuple)) else (next(iter(x.values())) if isinstance(x, dict) else x)
-            arr = np.asarray(first)
+            arr = np.asarray(as_list(x)[0])
             self.build((None,) + arr.shape[1:])
 
     def _require_built(self) -> None:

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from kir.errors import ConfigError, ExportError, MissingDependencyError
+from kir.errors import ConfigError, ExportError, MissingDependencyError, check_positive_int
 from kir.layers.input_layer import InputLayer
 
 if TYPE_CHECKING:
@@ -161,8 +161,7 @@ def model_to_dot(model: Model, show_shapes: bool = False, show_dtype: bool = Fal
         raise ConfigError(f"model_to_dot draws kir models, got {type(model).__name__}")
     if rankdir not in RANKDIRS:
         raise ConfigError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if not isinstance(dpi, int) or isinstance(dpi, bool) or dpi <= 0:
-        raise ConfigError(f"dpi must be a positive int, got {dpi!r}")
+    check_positive_int(dpi, "dpi")
     model._require_built()
     writer = _DotWriter(show_shapes, show_dtype, show_layer_names, expand_nested, show_layer_activations,
                         show_trainable)
