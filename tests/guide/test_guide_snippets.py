@@ -1,7 +1,7 @@
 """Every graph-building snippet of the guide (keras-quickstart.zh.md), verbatim with `keras` -> `kir`.
 
 Each test is one snippet; the expected shapes are what Keras reports for the same code. Where it is
-cheap, the same model is also built in real Keras (tests/guide/twins.py) and the shapes compared.
+cheap, the same model is also built in real Keras (`kir.zoo.guide`) and the shapes compared.
 compile/fit lines are left out (the training tests own them).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 import kir
-from tests.guide import twins
+from kir.zoo import guide as zoo
 
 
 def _keras():
@@ -32,7 +32,7 @@ def test_sequential_from_list():
     assert [type(lay).__name__ for lay in model.layers] == ["Dense", "Activation", "Dense", "Activation"]
     assert [lay.output_shape for lay in model.layers] == [(None, 32), (None, 32), (None, 10), (None, 10)]
     assert model.count_params() == 784 * 32 + 32 + 32 * 10 + 10
-    keras_model = twins.sequential_mlp(_keras())
+    keras_model = zoo.sequential_mlp(lib=_keras())
     assert keras_model.output_shape == model.output_shape
     assert keras_model.count_params() == model.count_params()
 
@@ -110,7 +110,7 @@ def test_functional_mlp():
     assert model.output_shape == (None, 10)
     assert len(model.layers) == 4  # InputLayer + 3 Dense, as in Keras
     assert model.count_params() == 784 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10
-    keras_model = twins.functional_mlp(_keras())
+    keras_model = zoo.functional_mlp(lib=_keras())
     assert keras_model.output_shape == model.output_shape
     assert keras_model.count_params() == model.count_params()
 
@@ -140,7 +140,7 @@ def test_time_distributed_model_over_frames():
     # 将上文的模型运用到输入序列的每一帧
     processed_sequences = TimeDistributed(model)(input_sequences)
     assert processed_sequences.shape == (None, 20, 10)
-    keras_model = twins.time_distributed_mlp(_keras())
+    keras_model = zoo.time_distributed_mlp(lib=_keras())
     assert keras_model.output_shape == (None, 20, 10)
 
 
@@ -180,7 +180,7 @@ def test_multi_input_multi_output_model():
     assert model.input_names == ["main_input", "aux_input"]
     assert model.output_names == ["main_output", "aux_output"]
     assert main_input.dtype == "int32"
-    keras_model = twins.multi_io(_keras())
+    keras_model = zoo.multi_io(lib=_keras())
     assert keras_model.output_shape == model.output_shape
     assert keras_model.count_params() == model.count_params() == 5_200_610
 
@@ -217,7 +217,7 @@ def test_shared_lstm():
     assert shared_lstm.output_shape == (None, 64)  # nodes agree, so the plain property works
     # one LSTM, weights counted once
     assert model.count_params() == 4 * 64 * (256 + 64 + 1) + 128 + 1
-    keras_model = twins.shared_lstm(_keras())
+    keras_model = zoo.shared_lstm(lib=_keras())
     assert keras_model.count_params() == model.count_params()
     assert keras_model.output_shape == model.output_shape
 
@@ -293,7 +293,7 @@ def test_inception_block_concatenates_on_axis_1():
 
     assert tower_1.shape == tower_2.shape == tower_3.shape == (None, 256, 256, 64)
     assert output.shape == (None, 768, 256, 64)
-    keras_model = twins.inception(_keras())
+    keras_model = zoo.inception(lib=_keras())
     assert keras_model.output_shape == (None, 768, 256, 64)
 
 
@@ -344,7 +344,7 @@ def test_shared_vision_model():
     vision_params = (3 * 3 * 1 * 64 + 64) + (3 * 3 * 64 * 64 + 64)
     assert vision_model.count_params() == vision_params
     assert classification_model.count_params() == vision_params + 15488 + 1
-    keras_model = twins.shared_vision(_keras())
+    keras_model = zoo.shared_vision(lib=_keras())
     assert keras_model.output_shape == classification_model.output_shape
     assert keras_model.count_params() == classification_model.count_params()
 
@@ -418,8 +418,8 @@ def test_full_size_vqa_model():
 def test_reduced_vqa_model_matches_keras_shapes():
     """The same VQA graph at a small size, shapes and parameter counts against real Keras."""
     sizes = dict(image=40, seq_len=10, vocab=50, embed=8, lstm_units=8, answers=12, filters=(4, 6, 8))
-    model = twins.vqa(kir, **sizes)
-    keras_model = twins.vqa(_keras(), **sizes)
+    model = zoo.vqa(names=True, **sizes)
+    keras_model = zoo.vqa(lib=_keras(), names=True, **sizes)
     assert model.output_shape == keras_model.output_shape == (None, 12)
     vision, keras_vision = model.get_layer("vision_model"), keras_model.get_layer("vision_model")
     assert vision.output_shape == keras_vision.output_shape == (None, 2 * 2 * 8)
@@ -466,8 +466,8 @@ def test_full_size_video_qa_model():
 
 def test_reduced_video_qa_model_matches_keras_shapes():
     sizes = dict(frames=3, image=32, seq_len=10, vocab=50, embed=8, lstm_units=8, answers=12, filters=(4, 6, 8))
-    model = twins.video_qa(kir, **sizes)
-    keras_model = twins.video_qa(_keras(), **sizes)
+    model = zoo.video_qa(names=True, **sizes)
+    keras_model = zoo.video_qa(lib=_keras(), names=True, **sizes)
     assert model.output_shape == keras_model.output_shape == (None, 12)
     assert model.get_layer("td_vision").output_shape == (None, 3, 8)
     assert model.count_params() == keras_model.count_params()

@@ -16,7 +16,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 import kir  # noqa: E402
-from tests.guide import twins  # noqa: E402
+from kir.zoo import guide as zoo  # noqa: E402
 from tests.helpers import assert_close  # noqa: E402
 
 Builder = Callable[[Any], Any]
@@ -317,16 +317,16 @@ def test_functional_merge_forms(fn):
 
 # ---------------------------------------------------------------------- the guide's models, reduced
 GUIDE_MODELS = {
-    "sequential_mlp": (twins.sequential_mlp, dict(input_dim=12, hidden=8, classes=4)),
-    "functional_mlp": (twins.functional_mlp, dict(input_dim=12, hidden=8, classes=4)),
-    "time_distributed_mlp": (twins.time_distributed_mlp, dict(steps=3, input_dim=12, hidden=8, classes=4)),
-    "multi_io": (twins.multi_io, dict(seq_len=7, vocab=10, embed=6, lstm_units=5, aux_dim=3, hidden=8)),
-    "shared_lstm": (twins.shared_lstm, dict(timesteps=6, features=5, units=4)),
-    "inception": (twins.inception, dict(size=8, filters=4)),
-    "residual": (twins.residual, dict(size=8)),
-    "shared_vision": (twins.shared_vision, dict(size=9, filters=3)),
-    "vqa": (twins.vqa, dict(image=32, seq_len=6, vocab=10, embed=5, lstm_units=6, answers=7, filters=(2, 3, 4))),
-    "video_qa": (twins.video_qa, dict(frames=2, image=32, seq_len=6, vocab=10, embed=5, lstm_units=6, answers=7,
+    "sequential_mlp": (zoo.sequential_mlp, dict(input_dim=12, hidden=8, classes=4)),
+    "functional_mlp": (zoo.functional_mlp, dict(input_dim=12, hidden=8, classes=4)),
+    "time_distributed_mlp": (zoo.time_distributed_mlp, dict(steps=3, input_dim=12, hidden=8, classes=4)),
+    "multi_io": (zoo.multi_io, dict(seq_len=7, vocab=10, embed=6, lstm_units=5, aux_dim=3, hidden=8)),
+    "shared_lstm": (zoo.shared_lstm, dict(timesteps=6, features=5, units=4)),
+    "inception": (zoo.inception, dict(size=8, filters=4)),
+    "residual": (zoo.residual, dict(size=8)),
+    "shared_vision": (zoo.shared_vision, dict(size=9, filters=3)),
+    "vqa": (zoo.vqa, dict(image=32, seq_len=6, vocab=10, embed=5, lstm_units=6, answers=7, filters=(2, 3, 4))),
+    "video_qa": (zoo.video_qa, dict(frames=2, image=32, seq_len=6, vocab=10, embed=5, lstm_units=6, answers=7,
                                       filters=(2, 3, 4))),
 }
 
@@ -334,13 +334,13 @@ GUIDE_MODELS = {
 @pytest.mark.parametrize("name", list(GUIDE_MODELS))
 def test_guide_model(name):
     factory, sizes = GUIDE_MODELS[name]
-    check_parity(lambda lib: factory(lib, **sizes), batch=2)
+    check_parity(lambda lib: factory(lib=lib, names=True, **sizes), batch=2)
 
 
 def test_weights_are_copied_into_shared_nested_models():
     """After copying, the vision model inside the digit-pair model holds exactly Keras' arrays."""
     factory, sizes = GUIDE_MODELS["shared_vision"]
-    keras_model, kir_model = factory(keras, **sizes), factory(kir, **sizes)
+    keras_model, kir_model = factory(lib=keras, names=True, **sizes), factory(lib=kir, names=True, **sizes)
     _randomize(keras_model, np.random.default_rng(1))
     _copy_by_name(keras_model, kir_model)
     for a, b in zip(kir_model.get_layer("vision_model").get_weights(),

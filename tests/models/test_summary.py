@@ -10,7 +10,7 @@ from kir import layers as L
 from kir.errors import ConfigError
 from kir.models import Model, Sequential
 from kir.models.summary import readable_memory_size
-from tests import guide_models as g
+from kir.zoo import guide as g
 
 
 def summary_of(model, **kwargs) -> list[str]:
@@ -47,12 +47,12 @@ def totals(lines: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("build, total, size", [
-    (g.sequential_list, 25_450, "99.41 KB"),
+    (g.sequential_mlp, 25_450, "99.41 KB"),
     (g.multi_io, 5_200_610, "19.84 MB"),
     (g.shared_lstm, 82_305, "321.50 KB"),
     (g.inception, 140_160, "547.50 KB"),
     (g.residual, 84, "336.00 B"),
-    (lambda: g.shared_vision().classification_model, 53_057, "207.25 KB"),
+    (g.shared_vision, 53_057, "207.25 KB"),
 ])
 def test_guide_models_param_totals_match_keras(build, total, size):
     lines = summary_of(build(), line_length=120)
@@ -169,7 +169,7 @@ def test_default_prints_to_stdout(capsys):
 
 
 def test_expand_nested_indents_the_inner_layers():
-    pair = g.shared_vision(8, 3)
+    pair = g.shared_vision_parts(8, 3)
     flat = rows(summary_of(pair.classification_model, line_length=160))
     nested = rows(summary_of(pair.classification_model, line_length=160, expand_nested=True))
     inner_names = [lay.name for lay in pair.vision_model.layers]

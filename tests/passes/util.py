@@ -1,27 +1,14 @@
-"""Helpers for pass tests: random feeds for a graph, and numpy-reference parity before/after."""
+"""Helpers for pass tests: numpy-reference parity of a graph before/after passes, on random feeds."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from kir.backends.numpy import run
+from kir.cli.check import random_feeds
 from kir.ir.graph import Graph
 from kir.passes import PipelineReport
 from tests.helpers import assert_close
-
-
-def random_feeds(graph: Graph, batch: int = 2, seed: int = 0) -> list[np.ndarray]:
-    """One random array per graph input (ids in [0, 5) for integer inputs, unknown dims 4)."""
-    rng = np.random.default_rng(seed)
-    feeds = []
-    for vid in graph.inputs:
-        spec = graph.vertex(vid).outputs[0]
-        shape = (batch, *(4 if d is None else d for d in spec.shape[1:]))  # unknown dims: 4
-        if spec.dtype.startswith("int"):
-            feeds.append(rng.integers(0, 5, shape).astype(spec.dtype))
-        else:
-            feeds.append(rng.normal(size=shape).astype(np.float32))
-    return feeds
 
 
 def to_nchw(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,24 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 
 import kir  # noqa: E402
-from tests.training._keras_twins import data, mlp_pair  # noqa: E402
+from kir.zoo.guide import mlp_categorical  # noqa: E402
+
+
+def mlp_pair(batchnorm: bool = False):
+    """The same small MLP (8 -> 16 relu [-> BatchNormalization] -> 3 softmax) in kir and in Keras,
+    Keras holding kir's initial weights."""
+    ours = mlp_categorical(8, 16, 3, batchnorm=batchnorm)
+    theirs = mlp_categorical(8, 16, 3, batchnorm=batchnorm, lib=keras)
+    theirs.set_weights(ours.get_weights())
+    return ours, theirs
+
+
+def data(n=96, n_in=8, n_out=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, n_in)).astype("float32")
+    labels = rng.integers(0, n_out, n)
+    return x, np.eye(n_out, dtype="float32")[labels], labels
+
 
 OPTIMIZERS = [
     ("sgd", dict(learning_rate=0.05, momentum=0.9)),

@@ -13,7 +13,7 @@ from kir import layers as L
 from kir.errors import ConfigError, MissingDependencyError
 from kir.models import Model
 from kir.utils import model_to_dot, plot_model
-from tests import guide_models as g
+from kir.zoo import guide as g
 
 HAS_DOT = shutil.which("dot") is not None
 
@@ -67,7 +67,7 @@ def test_layer_names_optional_and_rankdir_dpi():
 
 
 def test_nested_model_as_one_box_or_expanded():
-    pair = g.shared_vision(8, 3)
+    pair = g.shared_vision_parts(8, 3)
     model, vision = pair.classification_model, pair.vision_model
     a, b = model.input_names
     collapsed = model_to_dot(model)
@@ -82,7 +82,7 @@ def test_nested_model_as_one_box_or_expanded():
 
 
 def test_expanded_sequential_enters_at_its_first_layer():
-    video = g.vqa(image=32, seq_len=5, vocab=30, embed=6, lstm_units=5, answers=7, filters=(2, 3, 4))
+    video = g.vqa_parts(image=32, seq_len=5, vocab=30, embed=6, lstm_units=5, answers=7, filters=(2, 3, 4))
     model, vision = video.vqa_model, video.vision_model
     image_input = model.input_names[0]
     text = model_to_dot(model, expand_nested=True)

@@ -34,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import _common as C  # noqa: E402
-from _guide_models import MODELS, InputSpec, keras_api, kir_api  # noqa: E402
+
+from kir.zoo.bench import MODELS, InputSpec  # noqa: E402
+from kir.zoo.library import library  # noqa: E402
 
 RECURRENT = {"imdb_lstm", "headline"}
 STRICTLY_FEWER = {"mnist_cnn", "imdb_lstm", "residual", "headline"}
@@ -150,16 +152,16 @@ def file_stats(path: str, export_s: float) -> FileStats:
 
 def warm_up_exporters(workdir: str) -> None:
     """Pay one-time costs (imports, TF tracing machinery, tf2onnx's op tables) before anything is timed."""
-    k, m = keras_api(), kir_api()
+    k, m = library("keras"), library("kir")
     km = _tiny(k)
     km(np.zeros((1, 4), np.float32))
     export_keras(km, os.path.join(workdir, "warm_keras.onnx"))
     export_kir(_tiny(m), os.path.join(workdir, "warm_kir.onnx"), "O2")
 
 
-def _tiny(api: Any) -> Any:
-    x = api.Input(shape=(4,), name="warm_in")
-    return api.Model(x, api.L.Dense(2, activation="relu", name="warm_dense")(x), name="warm")
+def _tiny(lib: Any) -> Any:
+    x = lib.Input(shape=(4,), name="warm_in")
+    return lib.models.Model(x, lib.layers.Dense(2, activation="relu", name="warm_dense")(x), name="warm")
 
 
 # ----------------------------------------------------------------------------- running
@@ -179,8 +181,8 @@ def bench_model(name: str, args: argparse.Namespace, workdir: str) -> list[Row]:
     size = spec.full_size if args.full and spec.full_size else spec.size
     specs = spec.inputs(size)
     order = [s.name for s in specs]
-    keras_model = spec.build(keras_api(), size)
-    kir_model = spec.build(kir_api(), size)
+    keras_model = spec.build(library("keras"), size)
+    kir_model = spec.build(library("kir"), size)
     perturb_biases(keras_model, np.random.default_rng(1))
     copy_weights(keras_model, kir_model)
 
@@ -263,12 +265,12 @@ def predict_overhead(args: argparse.Namespace) -> dict[str, float]:
     from kir.backends import get
 
     spec = MODELS["mlp"]
-    keras_model = spec.build(keras_api())
-    kir_model = spec.build(kir_api())
+    keras_model = spec.build(library("keras"))
+    kir_model = spec.build(library("kir"))
     copy_weights(keras_model, kir_model)
     x = sample_feeds(spec.inputs(0), 1, seed=7)["input"]
     kir_model.predict(x, backend="onnx")
-    session = get("onnx").runtime(kir_model).session
+    session = get("onnx").runtime(kir_model.to_graph()).session
     feeds = {session.get_inputs()[0].name: x}
     t = C.interleaved({"kir_predict": lambda: kir_model.predict(x, backend="onnx"),
                        "session_run": lambda: session.run(None, feeds)},

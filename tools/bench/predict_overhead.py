@@ -18,8 +18,7 @@ import onnxruntime as ort
 
 from kir.backends import get as get_backend
 from kir.backends.onnx import export
-from kir.models.feeds import normalize_inputs
-from tests.fixtures.factories import mlp
+from kir.zoo.guide import functional_mlp
 
 
 def per_call_us(fn, calls: int) -> float:
@@ -30,18 +29,18 @@ def per_call_us(fn, calls: int) -> float:
 
 
 def main(rounds: int = 15, calls: int = 2000) -> None:
-    model = mlp()
+    model = functional_mlp(names=True)  # its input is named 'input'
     x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mlp.onnx"
         export(model, path)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        runtime = get_backend("onnx").runtime(model)
+        runtime = get_backend("onnx").runtime(model.to_graph())
         cases = {
             "bare InferenceSession.run": lambda: session.run(None, {"input": x}),
             "model.predict(backend='onnx')": lambda: model.predict(x, backend="onnx"),
             "  of which Runtime.run(x)": lambda: runtime.run(x),
-            "  of which normalize_inputs": lambda: normalize_inputs(model, x),
+            "  of which check_inputs": lambda: model.check_inputs(x),
             "  of which model.weights_version()": model.weights_version,
         }
         for fn in cases.values():
