@@ -67,18 +67,15 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5):
     return K.cast(K.in_top_k(K.cast(y_true, "int32"), y_pred, k), K.floatx())
 
 
-mse = MSE = mean_squared_error = _losses.mean_squared_error
-mae = MAE = mean_absolute_error = _losses.mean_absolute_error
-mape = MAPE = mean_absolute_percentage_error = _losses.mean_absolute_percentage_error
-msle = MSLE = mean_squared_logarithmic_error = _losses.mean_squared_logarithmic_error
-binary_crossentropy = _losses.binary_crossentropy
-categorical_crossentropy = _losses.categorical_crossentropy
-sparse_categorical_crossentropy = _losses.sparse_categorical_crossentropy
-hinge = _losses.hinge
-squared_hinge = _losses.squared_hinge
-kld = kl_divergence = _losses.kl_divergence
-poisson = _losses.poisson
-log_cosh = _losses.log_cosh
+_NOT_METRICS = frozenset({"categorical_hinge", "kullback_leibler_divergence", "cosine_similarity", "huber"})
+"""Loss names that are not metric names (Keras' cosine_similarity metric is not the loss)."""
+
+LOSS_FUNCTIONS: dict[str, MetricFn] = {
+    name: fn for name, fn in _losses.FUNCTIONS.items() if name not in _NOT_METRICS
+}
+"""The loss functions that are metrics too ('mse', 'binary_crossentropy', ...): kir.losses' objects."""
+
+globals().update(LOSS_FUNCTIONS)  # kir.metrics.mse, kir.metrics.KLD, ... as in keras.metrics
 
 
 # ----------------------------------------------------------------------------- Metric objects
@@ -158,8 +155,8 @@ TopKCategoricalAccuracy = _cls(top_k_categorical_accuracy, "top_k_categorical_ac
 SparseTopKCategoricalAccuracy = _cls(
     sparse_top_k_categorical_accuracy, "sparse_top_k_categorical_accuracy", k=5
 )
-MeanSquaredError = _cls(mean_squared_error, "mean_squared_error")
-MeanAbsoluteError = _cls(mean_absolute_error, "mean_absolute_error")
+MeanSquaredError = _cls(_losses.mean_squared_error, "mean_squared_error")
+MeanAbsoluteError = _cls(_losses.mean_absolute_error, "mean_absolute_error")
 
 
 FUNCTIONS: dict[str, MetricFn] = {
@@ -168,16 +165,7 @@ FUNCTIONS: dict[str, MetricFn] = {
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "top_k_categorical_accuracy": top_k_categorical_accuracy,
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
-    "mean_squared_error": mse, "mse": mse, "MSE": mse,
-    "mean_absolute_error": mae, "mae": mae, "MAE": mae,
-    "mean_absolute_percentage_error": mape, "mape": mape, "MAPE": mape,
-    "mean_squared_logarithmic_error": msle, "msle": msle, "MSLE": msle,
-    "binary_crossentropy": binary_crossentropy,
-    "categorical_crossentropy": categorical_crossentropy,
-    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-    "hinge": hinge, "squared_hinge": squared_hinge,
-    "kl_divergence": kld, "kld": kld, "KLD": kld,
-    "poisson": poisson, "log_cosh": log_cosh, "logcosh": log_cosh,
+    **LOSS_FUNCTIONS,
 }
 
 ACCURACY_NAMES = ("accuracy", "acc")

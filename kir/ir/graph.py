@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kir.errors import GraphError
+from kir.ir.names import unique_name
 from kir.ir.params import ParamStore
 from kir.ir.spec import TensorSpec, format_shape
 
@@ -90,7 +91,8 @@ class Graph:
         """Add an op fed by `inputs` (refs, in order); returns its vertex id."""
         vid = self._next_id
         self._next_id += 1
-        vname = self._unique_name(name or op.lower())
+        vname = unique_name(name or op.lower(), self._names)
+        self._names.add(vname)
         self._vertices[vid] = Vertex(op, dict(attrs or {}), list(outputs or []), vname, dict(params or {}), layer,
                                      subgraph)
         self._in[vid] = {}
@@ -123,13 +125,6 @@ class Graph:
         if position in self._in[vid]:
             self.disconnect(vid, position)
         self.connect(ref, vid, position)
-
-    def _unique_name(self, base: str) -> str:
-        name, n = base, 1
-        while name in self._names:
-            name, n = f"{base}_{n}", n + 1
-        self._names.add(name)
-        return name
 
     # ---------------------------------------------------------------- queries
     def vertex(self, vid: int) -> Vertex:

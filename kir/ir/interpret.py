@@ -74,7 +74,7 @@ class Interpreter(Generic[V]):
             out = self.run_vertex(graph, vid, vertex, args)
             env[vid] = self._checked(vertex, out) if self.checks_arity else out
             if self.free_values:
-                uses[vid] = len(graph.users(vid))
+                uses[vid] = graph.use_count(vid)
                 for src, _ in refs:
                     uses[src] -= 1
                 for done in {vid, *(src for src, _ in refs)}:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Hashable, Iterator
 
 import numpy as np
 
+from kir.ir.names import unique_name
+
 Writer = Callable[[np.ndarray], None]
 """Receives a trained value for one weight (the frontend passes the owning layer's setter)."""
 
@@ -37,7 +39,7 @@ class ParamStore:
         vertex of a shared layer reads one key). `writer` receives trained values."""
         key = self._key_of.get(owner)
         if key is None:
-            key = self.unique_key(base)
+            key = unique_name(base, self._arrays)
             self._key_of[owner] = key
             self._arrays[key] = array
             self._trainable[key] = bool(trainable)
@@ -46,15 +48,9 @@ class ParamStore:
             self.version = next(_versions)
         return key
 
-    def unique_key(self, base: str) -> str:
-        key, n = base, 1
-        while key in self._arrays:
-            key, n = f"{base}_{n}", n + 1
-        return key
-
     def add(self, base: str, array: np.ndarray) -> str:
         """Store a derived array under a fresh key (used by passes; never trained); returns the key."""
-        key = self.unique_key(base)
+        key = unique_name(base, self._arrays)
         self._arrays[key] = np.asarray(array)
         self._trainable[key] = False
         self.version = next(_versions)

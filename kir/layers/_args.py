@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kir import activations, initializers
 from kir.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kir.layers.base import Layer
 
 
 def int_tuple(value: Any, n: int, what: str, layer: str) -> list[int]:
@@ -13,6 +17,16 @@ def int_tuple(value: Any, n: int, what: str, layer: str) -> list[int]:
     if len(items) != n or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in items):
         raise ConfigError(f"{layer}: {what} must be a positive int or a tuple of {n} positive ints, got {value!r}")
     return [int(v) for v in items]
+
+
+def kernel_args(layer: Layer, activation: Any, use_bias: Any, kernel_initializer: Any,
+                bias_initializer: Any) -> None:
+    """Set the arguments every layer with a kernel and an optional bias takes (Dense, Conv1D/2D,
+    the RNNs): `activation`, `use_bias`, `kernel_initializer`, `bias_initializer`."""
+    layer.activation = activations.get(activation, layer.name)  # type: ignore[attr-defined]
+    layer.use_bias = bool(use_bias)  # type: ignore[attr-defined]
+    layer.kernel_initializer = initializers.get(kernel_initializer)  # type: ignore[attr-defined]
+    layer.bias_initializer = initializers.get(bias_initializer)  # type: ignore[attr-defined]
 
 
 def padding(value: Any, layer: str, allowed: tuple[str, ...] = ("valid", "same")) -> str:

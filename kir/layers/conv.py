@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kir import activations, initializers
 from kir.errors import ShapeError
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
@@ -31,10 +30,7 @@ class _Conv(Layer):
             from kir.errors import ConfigError
 
             raise ConfigError(f"{where}: groups={groups} is not supported by kir; use groups=1")
-        self.activation = activations.get(activation, self.name)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         x = input_specs[0]

@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kir import activations, initializers
+from kir import activations
 from kir.errors import ConfigError, check_positive_int
 from kir.ir.spec import TensorSpec
+from kir.layers import _args
 from kir.layers.base import Layer
-
-
-def _positive_int(value: Any, what: str, layer: str) -> int:
-    """`check_positive_int` with the layer named first (recurrent.py and embedding.py use it too)."""
-    return check_positive_int(value, f"{layer}: {what}")
 
 
 class Dense(Layer):
@@ -22,11 +18,8 @@ class Dense(Layer):
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros", **kwargs: Any):
         super().__init__(**kwargs)
-        self.units = _positive_int(units, "units", f"Dense '{self.name}'")
-        self.activation = activations.get(activation, self.name)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        self.units = check_positive_int(units, f"Dense '{self.name}': units")
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         spec = input_specs[0]
@@ -112,7 +105,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.n = _positive_int(n, "n", f"RepeatVector '{self.name}'")
+        self.n = check_positive_int(n, f"RepeatVector '{self.name}': n")
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"n": self.n}

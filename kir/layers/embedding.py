@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kir import initializers
+from kir.errors import check_positive_int
 from kir.ir.spec import TensorSpec
 from kir.layers.base import Layer
-from kir.layers.core import _positive_int
 
 
 class Embedding(Layer):
@@ -18,8 +18,8 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
-        self.input_dim = _positive_int(input_dim, "input_dim", f"Embedding '{self.name}'")
-        self.output_dim = _positive_int(output_dim, "output_dim", f"Embedding '{self.name}'")
+        self.input_dim = check_positive_int(input_dim, f"Embedding '{self.name}': input_dim")
+        self.output_dim = check_positive_int(output_dim, f"Embedding '{self.name}': output_dim")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length

@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from kir import activations, initializers
-from kir.errors import ConfigError, ShapeError
+from kir.errors import ConfigError, ShapeError, check_positive_int
 from kir.ir.spec import TensorSpec, format_shape
+from kir.layers import _args
 from kir.layers.base import Layer
-from kir.layers.core import _positive_int
 
 
 class _RNN(Layer):
@@ -23,12 +23,9 @@ class _RNN(Layer):
                  stateful: bool = False, unroll: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
-        self.units = _positive_int(units, "units", where)
-        self.activation = activations.get(activation, self.name)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.units = check_positive_int(units, f"{where}: units")
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0 <= float(rate) < 1:
                 raise ConfigError(f"{where}: {what} must be in [0, 1), got {rate!r}")
@@ -70,34 +67,43 @@ class SimpleRNN(_RNN):
     gates = 1
 
 
-class GRU(_RNN):
+class _GatedRNN(_RNN):
+    """GRU and LSTM: their gates use `recurrent_activation`."""
+
+    def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
+                 **kwargs: Any):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation, self.name)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation}
+
+
+class GRU(_GatedRNN):
     """Gated recurrent unit, gates z, r, h; `reset_after=True` (Keras 3 default, cuDNN-compatible)."""
 
     gates = 3
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  reset_after: bool = True, **kwargs: Any):
-        super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation, self.name)
+        super().__init__(units, activation, recurrent_activation, **kwargs)
         self.reset_after = bool(reset_after)
 
     def _bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def ir_attrs(self) -> dict[str, Any]:
-        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation,
-                "reset_after": self.reset_after}
+        return {**super().ir_attrs(), "reset_after": self.reset_after}
 
 
-class LSTM(_RNN):
+class LSTM(_GatedRNN):
     """Long short-term memory, gates i, f, c, o; `unit_forget_bias` starts the forget bias at 1."""
 
     gates = 4
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
                  unit_forget_bias: bool = True, **kwargs: Any):
-        super().__init__(units, activation=activation, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation, self.name)
+        super().__init__(units, activation, recurrent_activation, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def _init_bias(self) -> None:
@@ -105,6 +111,3 @@ class LSTM(_RNN):
             bias = self.get_weight("bias").copy()
             bias[self.units:2 * self.units] = np.float32(1.0)
             self._weights["bias"] = bias
-
-    def ir_attrs(self) -> dict[str, Any]:
-        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation}

@@ -45,16 +45,3 @@ def drop_if_unused(graph: Graph, vid: int) -> list[int]:
     sources = [s for s, _ in graph.input_refs(vid)]
     graph.remove_vertex(vid)
     return sources
-
-
-# Transitional aliases for kir/passes/shape_inference.py until it walks with kir.ir.interpret.
-def vertex_of(graph: Graph, vid: int):  # noqa: ANN201
-    return graph.vertex(vid)
-
-
-def inputs_of(graph: Graph, vid: int) -> list[Ref]:
-    return graph.input_refs(vid)
-
-
-def order(graph: Graph) -> list[int]:
-    return graph.topological_order()

@@ -82,9 +82,10 @@ def spatial_axes(attrs: Mapping[str, Any], rank: int) -> list[int]:
 
 
 def as_list(value: Any, n: int) -> list[int]:
-    """An int or list attr as a list of n ints."""
+    """An int or list attr (kernel_size, strides, dilation_rate, pool_size) as a list of n ints;
+    the shape rules and every backend's window lowerings read their attrs with it."""
     if isinstance(value, int):
-        return [value] * n
+        return [int(value)] * n
     return [int(v) for v in value]
 
 
@@ -94,6 +95,14 @@ def layout_text(attrs: Mapping[str, Any], rank: int) -> str:
     if attrs.get("data_format") == "channels_first":
         return f"(batch, channels, {dims})"
     return f"(batch, {dims}, channels)"
+
+
+def windowed_input(op: str, inputs: Sequence[TensorSpec], attrs: Mapping[str, Any], rank: int) -> TensorSpec:
+    """The single input of a conv or pooling op, refused unless it has rank `rank` (batch included)."""
+    expect_inputs(op, inputs, 1)
+    (x,) = inputs
+    expect_rank(op, x, rank, layout_text(attrs, rank))
+    return x
 
 
 def windowed_shape(

@@ -6,25 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kir.errors import ShapeError
-from kir.ir.ops._checks import (
-    as_list,
-    channel_axis,
-    differ,
-    expect_inputs,
-    expect_rank,
-    fmt,
-    layout_text,
-    windowed_shape,
-)
+from kir.ir.ops._checks import as_list, channel_axis, differ, fmt, windowed_input, windowed_shape
 from kir.ir.ops.registry import shape_rule
 from kir.ir.spec import TensorSpec
 
 
 def _conv_rule(op: str, rank: int):
     def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
-        expect_inputs(op, inputs, 1)
-        (x,) = inputs
-        expect_rank(op, x, rank, layout_text(attrs, rank))
+        x = windowed_input(op, inputs, attrs, rank)
         n = rank - 2
         kernel_size = as_list(attrs["kernel_size"], n)
         strides = as_list(attrs.get("strides", 1), n)

@@ -6,24 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kir.errors import ShapeError
-from kir.ir.ops._checks import (
-    as_list,
-    channel_axis,
-    expect_inputs,
-    expect_rank,
-    layout_text,
-    spatial_axes,
-    windowed_shape,
-)
+from kir.ir.ops._checks import as_list, channel_axis, spatial_axes, windowed_input, windowed_shape
 from kir.ir.ops.registry import shape_rule
 from kir.ir.spec import TensorSpec
 
 
 def _pool_rule(op: str, rank: int):
     def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
-        expect_inputs(op, inputs, 1)
-        (x,) = inputs
-        expect_rank(op, x, rank, layout_text(attrs, rank))
+        x = windowed_input(op, inputs, attrs, rank)
         if attrs.get("padding", "valid") not in ("valid", "same"):
             raise ShapeError(f"{op} supports padding 'valid' or 'same', got '{attrs.get('padding')}'")
         n = rank - 2
@@ -37,9 +27,7 @@ def _pool_rule(op: str, rank: int):
 
 def _global_rule(op: str, rank: int):
     def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
-        expect_inputs(op, inputs, 1)
-        (x,) = inputs
-        expect_rank(op, x, rank, layout_text(attrs, rank))
+        x = windowed_input(op, inputs, attrs, rank)
         if attrs.get("keepdims"):
             shape = list(x.shape)
             for axis in spatial_axes(attrs, rank):
