@@ -8,7 +8,6 @@ input, Split, ...).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from onnx import NodeProto, TensorProto, helper, numpy_helper
 from kir.backends.context import LoweringContext
 from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset
 from kir.ir.graph import Graph, Vertex
+from kir.ir.names import unique_name
 
 Attrs = Mapping[str, Any]
 """A vertex's attrs, as a lowering reads them."""
@@ -46,8 +46,7 @@ class OnnxContext(LoweringContext):
 
     def unique(self, base: str) -> str:
         """Claim `base`, or else the first free one of `base_1`, `base_2`, ..."""
-        candidates = itertools.chain([base], (f"{base}_{n}" for n in itertools.count(1)))
-        name = next(c for c in candidates if c not in self._names)
+        name = unique_name(base, self._names)
         self._names.add(name)
         return name
 

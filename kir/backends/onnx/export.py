@@ -29,7 +29,9 @@ from kir.backends.base import GraphSource, graph_of
 from kir.backends.onnx.interpreter import lower
 from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset, onnx_dtype
 from kir.errors import ConfigError, ExportError, KirError, check_positive_int
-from kir.ir.graph import Graph
+from kir.ir.graph import Graph, Vertex
+from kir.ir.interpret import Interpreter
+from kir.ir.spec import TensorSpec
 from kir.passes import LEVELS
 
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
@@ -57,24 +59,41 @@ class ExportResult:
     """The pass pipeline's report (kir.passes.PipelineReport)."""
 
 
+class _InputIndex(Interpreter[int | None]):
+    """Values are "the index of the graph input this tensor is" (None for anything computed), so
+    the walk follows graph inputs into nested models and step graphs; records each Embedding's
+    input_dim against the input feeding it."""
+
+    free_values = False
+    checks_arity = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bounds: dict[int, int] = {}
+
+    def input(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[int | None]) -> list[int | None]:
+        return [args[0] if args else None]
+
+    def run_op(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[int | None]) -> list[int | None]:
+        if vertex.op == "Embedding" and args and args[0] is not None:
+            dim = int(vertex.attrs["input_dim"])
+            self.bounds[args[0]] = min(self.bounds.get(args[0], dim), dim)
+        return [None] * len(vertex.outputs)
+
+    def fold_time(self, vertex: Vertex, x: int | None) -> int | None:
+        return x
+
+    def unfold_time(self, vertex: Vertex, x: int | None, out: int | None, spec: TensorSpec | None) -> None:
+        return None
+
+
 def embedding_id_bounds(graph: Graph) -> dict[int, int]:
     """Graph input index -> the smallest Embedding input_dim its ids meet (directly or inside
     nested models). Written to the file's metadata so the Runtime can refuse out-of-range ids
     (ONNX Gather would silently wrap negative ones) as the numpy reference does."""
-    bounds: dict[int, int] = {}
-
-    def visit(g: Graph, bound: dict[int, int | None]) -> None:
-        for vid, vertex in g.vertices():
-            sources = [bound.get(src) for src, _ in g.input_refs(vid)]
-            if vertex.op == "Embedding" and sources and sources[0] is not None:
-                dim = int(vertex.attrs["input_dim"])
-                bounds[sources[0]] = min(bounds.get(sources[0], dim), dim)
-            if vertex.subgraph is not None:
-                visit(vertex.subgraph, {sub: sources[i] for i, sub in enumerate(vertex.subgraph.inputs)
-                                        if i < len(sources)})
-
-    visit(graph, {vid: i for i, vid in enumerate(graph.inputs)})
-    return dict(sorted(bounds.items()))
+    walk = _InputIndex()
+    walk.run(graph, list(range(len(graph.inputs))))
+    return dict(sorted(walk.bounds.items()))
 
 
 def _level(optimize: Any) -> str:

@@ -22,13 +22,6 @@ def from_channels_last(attrs: Mapping[str, Any], y: np.ndarray) -> np.ndarray:
     return y
 
 
-def as_list(value: Any, n: int) -> list[int]:
-    """An int or list attr as a list of n ints."""
-    if isinstance(value, int):
-        return [value] * n
-    return [int(v) for v in value]
-
-
 def pad_amounts(
     sizes: Sequence[int], window: Sequence[int], strides: Sequence[int], dilation: Sequence[int], padding: str
 ) -> list[tuple[int, int]]:

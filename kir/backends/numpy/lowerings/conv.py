@@ -7,9 +7,10 @@ import itertools
 
 import numpy as np
 
-from kir.backends.numpy.lowerings._windows import as_list, from_channels_last, pad_amounts, to_channels_last
+from kir.backends.numpy.lowerings._windows import from_channels_last, pad_amounts, to_channels_last
 from kir.backends.numpy.lowerings.activations import activate
 from kir.backends.numpy.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 
 def convolve(

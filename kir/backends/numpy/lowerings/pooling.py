@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kir.backends.numpy.lowerings._windows import as_list, from_channels_last, pad_amounts, to_channels_last
+from kir.backends.numpy.lowerings._windows import from_channels_last, pad_amounts, to_channels_last
 from kir.backends.numpy.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 
 def _windows(x: np.ndarray, pool: list[int], strides: list[int], axes: tuple[int, ...]) -> np.ndarray:

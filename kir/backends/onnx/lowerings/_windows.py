@@ -8,10 +8,6 @@ from typing import Any
 from kir.backends.onnx.context import OnnxContext
 
 
-def as_list(value: Any, n: int) -> list[int]:
-    return [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
-
-
 def pad_attributes(spatial: Sequence[int | None], window: Sequence[int], strides: Sequence[int],
                    dilation: Sequence[int], padding: str) -> dict[str, Any]:
     """ONNX `pads` (TF/Keras semantics: 'same' puts the odd pixel after, 'causal' pads only

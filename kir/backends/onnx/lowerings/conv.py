@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
-from kir.backends.onnx.lowerings._windows import ChannelsFirst, as_list, pad_attributes
+from kir.backends.onnx.lowerings._windows import ChannelsFirst, pad_attributes
 from kir.backends.onnx.lowerings.activations import activate
 from kir.backends.onnx.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 _LAST_AXIS_ACTIVATIONS = {"softmax", "log_softmax"}
 

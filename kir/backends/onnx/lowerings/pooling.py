@@ -4,8 +4,9 @@ Transposes for channels_last inputs; global pooling as ReduceMean/ReduceMax (no 
 from __future__ import annotations
 
 from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
-from kir.backends.onnx.lowerings._windows import ChannelsFirst, as_list, pad_attributes
+from kir.backends.onnx.lowerings._windows import ChannelsFirst, pad_attributes
 from kir.backends.onnx.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 
 def _local(op_type: str):

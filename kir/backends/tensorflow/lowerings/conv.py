@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kir.backends.tensorflow.lowerings.activations import activate
 from kir.backends.tensorflow.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 
 def to_channels_last(attrs, x):
@@ -19,10 +20,6 @@ def from_channels_last(attrs, y):
         r = y.shape.rank
         return tf.transpose(y, [0, r - 1, *range(1, r - 1)])
     return y
-
-
-def as_list(value, n: int) -> list[int]:
-    return [int(value)] * n if isinstance(value, int) else [int(v) for v in value]
 
 
 @LOWERINGS.register("Conv1D", "Conv2D")

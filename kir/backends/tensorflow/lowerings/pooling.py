@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from kir.backends.tensorflow.lowerings.conv import as_list, from_channels_last, to_channels_last
+from kir.backends.tensorflow.lowerings.conv import from_channels_last, to_channels_last
 from kir.backends.tensorflow.table import LOWERINGS
+from kir.ir.ops._checks import as_list
 
 
 def _local(kind: str):
