@@ -1,4 +1,4 @@
-"""Models of Keras' example scripts that the guide lists (mnist_cnn, imdb_lstm), and a small CNN in
+"""Models of Keras' example scripts that the guide lists (mnist_mlp, mnist_cnn, imdb_lstm), and a small CNN in
 their style for tests, written once for `kir` and `keras`.
 
 The keywords are those of `kir.zoo.guide`: `lib` (`kir`, the default, or `keras`) and `names` (True:
@@ -10,6 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from kir.zoo.library import library, namer
+
+
+def mnist_mlp(input_dim: int = 784, hidden: int = 512, classes: int = 10, dropout: float = 0.2, *,
+              lib: Any = None, names: bool = False) -> Any:
+    """mnist_mlp.py: Dense 512 relu, Dropout 0.2, Dense 512 relu, Dropout 0.2, Dense softmax."""
+    lib, n = library(lib), namer(names)
+    L = lib.layers
+    inputs = lib.Input(shape=(input_dim,), name=n("pixels"))
+    x = L.Dense(hidden, activation="relu", name=n("fc1"))(inputs)
+    x = L.Dropout(dropout, name=n("drop1"))(x)
+    x = L.Dense(hidden, activation="relu", name=n("fc2"))(x)
+    x = L.Dropout(dropout, name=n("drop2"))(x)
+    out = L.Dense(classes, activation="softmax", name=n("predictions"))(x)
+    return lib.models.Model(inputs=inputs, outputs=out, name=n("mnist_mlp"))
 
 
 def mnist_cnn(size: int = 28, classes: int = 10, *, lib: Any = None, names: bool = False) -> Any:

@@ -11,25 +11,54 @@ import pytest
 
 import kir
 from kir import backends
-from kir.errors import ConfigError
-from kir.layers import Dense, Input
+from kir.errors import ConfigError, UnsupportedOpError
+from kir.layers import Activation, Dense, Input, LayerNormalization
 
 PLUGIN_SOURCE = textwrap.dedent(
     '''
+    """A float64 backend for Dense and relu, laid out like kir's own (table, context, interpreter)."""
     import numpy as np
+
     from kir.backends.base import Backend
-    from kir.backends.numpy import run
+    from kir.backends.context import LoweringContext, LoweringInterpreter
+    from kir.backends.table import LoweringTable
+    from kir.passes import run_pipeline
+
+    LOWERINGS = LoweringTable("float64")
 
 
-    class DoublingBackend(Backend):
-        """Runs the numpy reference and doubles every output, so its use is visible."""
+    @LOWERINGS.register("Dense")
+    def dense(ctx, attrs, inputs, params):
+        y = inputs[0] @ params["kernel"] + params.get("bias", 0.0)
+        return [np.maximum(y, 0.0) if attrs.get("activation") == "relu" else y]
 
-        name = "doubling"
+
+    @LOWERINGS.register("Activation")
+    def activation(ctx, attrs, inputs, params):
+        assert attrs["activation"] == "relu", ctx.path
+        return [np.maximum(inputs[0], 0.0)]
+
+
+    class Float64Interpreter(LoweringInterpreter):
+        table = LOWERINGS
+
+        def __init__(self):
+            super().__init__(LoweringContext())
+
+        def params(self, graph, vertex):
+            return {role: graph.store[key].astype(np.float64) for role, key in vertex.params.items()}
+
+
+    class Float64Backend(Backend):
+        """Runs the O1-optimized graph in float64."""
+
+        name = "float64"
         calls = 0
 
         def predict(self, graph, inputs, batch_size=None):
             type(self).calls += 1
-            return [2 * y for y in run(graph, inputs)]
+            optimized, _ = run_pipeline(graph, "inference", "O1")
+            return Float64Interpreter().run(optimized, [x.astype(np.float64) for x in inputs])
     '''
 )
 
@@ -37,30 +66,39 @@ PLUGIN_SOURCE = textwrap.dedent(
 @pytest.fixture
 def plugin_on_path(tmp_path, monkeypatch):
     """Install a tiny distribution (module + dist-info with entry_points.txt) on sys.path."""
-    (tmp_path / "kir_doubling_plugin.py").write_text(PLUGIN_SOURCE)
-    dist = tmp_path / "kir_doubling_plugin-1.0.dist-info"
+    (tmp_path / "kir_float64_plugin.py").write_text(PLUGIN_SOURCE)
+    dist = tmp_path / "kir_float64_plugin-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kir-doubling-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[kir.backends]\ndoubling = kir_doubling_plugin:DoublingBackend\n")
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: kir-float64-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[kir.backends]\nfloat64 = kir_float64_plugin:Float64Backend\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
     yield
-    backends._instances.pop("doubling", None)
-    sys.modules.pop("kir_doubling_plugin", None)
+    backends._instances.pop("float64", None)
+    sys.modules.pop("kir_float64_plugin", None)
 
 
 def test_entry_point_backend_is_found_and_used_by_predict(plugin_on_path):
-    assert "doubling" in backends.available()
-    backend = backends.get("doubling")
-    assert type(backend).__name__ == "DoublingBackend"
+    assert "float64" in backends.available()
+    backend = backends.get("float64")
+    assert type(backend).__name__ == "Float64Backend"
 
     x = Input(shape=(3,))
-    model = kir.Model(x, Dense(2)(x))
+    model = kir.Model(x, Dense(2)(Activation("relu")(Dense(4, activation="relu")(x))))
     data = np.random.default_rng(0).random((4, 3), dtype=np.float32)
     reference = model.predict(data)
-    doubled = model.predict(data, backend="doubling")
-    np.testing.assert_allclose(doubled, 2 * reference, rtol=1e-6)
+    got = model.predict(data, backend="float64")
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, reference, rtol=1e-5)
     assert type(backend).calls == 1
+
+
+def test_a_plugin_missing_a_lowering_names_op_layer_and_backend(plugin_on_path):
+    x = Input(shape=(3,))
+    model = kir.Model(x, Dense(2)(LayerNormalization(name="norm")(x)))
+    with pytest.raises(UnsupportedOpError) as info:
+        model.predict(np.ones((1, 3), np.float32), backend="float64")
+    assert all(word in str(info.value) for word in ("LayerNormalization", "'norm'", "float64"))
 
 
 def test_unknown_backend_names_the_close_match():

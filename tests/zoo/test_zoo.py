@@ -31,6 +31,7 @@ SMALL = {
     guide.vqa: dict(image=32, seq_len=4, vocab=20, embed=3, lstm_units=2, answers=5, filters=(2, 2, 2)),
     guide.video_qa: dict(frames=2, image=32, seq_len=4, vocab=20, embed=3, lstm_units=2, answers=5,
                          filters=(2, 2, 2)),
+    keras_examples.mnist_mlp: dict(input_dim=6, hidden=4, classes=3),
     keras_examples.mnist_cnn: dict(size=8, classes=3),
     keras_examples.imdb_lstm: dict(length=4, vocab=20, units=2),
     keras_examples.small_cnn: dict(size=6, filters=2, classes=3),

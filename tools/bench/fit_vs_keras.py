@@ -22,15 +22,16 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import kir  # noqa: E402
-from kir import layers as L  # noqa: E402
+from kir.zoo import keras_examples  # noqa: E402
+
+
+def _pair(factory, **sizes):
+    """The same zoo model in kir and in Keras (the weights are copied in `run`)."""
+    return factory(**sizes, lib=kir), factory(**sizes, lib=keras)
 
 
 def mlp():
-    ours = kir.Sequential([L.Dense(512, activation="relu", input_shape=(784,)), L.Dropout(0.2),
-                           L.Dense(512, activation="relu"), L.Dropout(0.2), L.Dense(10, activation="softmax")])
-    theirs = keras.Sequential([keras.Input((784,)), keras.layers.Dense(512, activation="relu"),
-                               keras.layers.Dropout(0.2), keras.layers.Dense(512, activation="relu"),
-                               keras.layers.Dropout(0.2), keras.layers.Dense(10, activation="softmax")])
+    ours, theirs = _pair(keras_examples.mnist_mlp)
     rng = np.random.default_rng(0)
     x = rng.random((8192, 784), dtype=np.float32)
     y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
@@ -38,15 +39,7 @@ def mlp():
 
 
 def cnn():
-    ours = kir.Sequential([
-        L.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), L.Conv2D(64, (3, 3), activation="relu"),
-        L.MaxPooling2D((2, 2)), L.Dropout(0.25), L.Flatten(), L.Dense(128, activation="relu"), L.Dropout(0.5),
-        L.Dense(10, activation="softmax")])
-    theirs = keras.Sequential([
-        keras.Input((28, 28, 1)), keras.layers.Conv2D(32, (3, 3), activation="relu"),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"), keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Dropout(0.25), keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5), keras.layers.Dense(10, activation="softmax")])
+    ours, theirs = _pair(keras_examples.mnist_cnn)
     rng = np.random.default_rng(1)
     x = rng.random((1024, 28, 28, 1), dtype=np.float32)
     y = np.eye(10, dtype="float32")[rng.integers(0, 10, len(x))]
@@ -54,9 +47,7 @@ def cnn():
 
 
 def lstm():
-    ours = kir.Sequential([L.Embedding(20000, 128, input_length=80), L.LSTM(128), L.Dense(1, activation="sigmoid")])
-    theirs = keras.Sequential([keras.Input((80,), dtype="int32"), keras.layers.Embedding(20000, 128),
-                               keras.layers.LSTM(128), keras.layers.Dense(1, activation="sigmoid")])
+    ours, theirs = _pair(keras_examples.imdb_lstm)
     rng = np.random.default_rng(2)
     x = rng.integers(1, 20000, (1024, 80)).astype("int32")
     y = rng.integers(0, 2, (len(x), 1)).astype("float32")
