@@ -105,7 +105,7 @@ def run_in_batches(run: Callable[[list[np.ndarray]], list[np.ndarray]], arrays: 
     """`run` over `batch_size` samples at a time, outputs concatenated in order (one call when
     everything fits in a batch, so the common case copies nothing)."""
     n = arrays[0].shape[0] if arrays and arrays[0].ndim else 0
+    if batch_size is None or n <= batch_size:
+        return run(arrays)
     parts = [run([a[s] for a in arrays]) for s in batches(n, batch_size)]
-    if len(parts) == 1:
-        return parts[0]
     return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]

@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kir.backends.onnx.lowering import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+    from kir.backends.onnx.opset import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
     p = _Parser(prog="kir-export", description="Export a kir model to ONNX.",
                 epilog="SOURCE: model.kir | path/to/file.py:factory | package.module:factory")

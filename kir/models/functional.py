@@ -11,6 +11,7 @@ from kir.backends.feeds import check_feeds
 from kir.errors import ConfigError, FeedError, GraphError, check_positive_int
 from kir.ir.spec import TensorSpec
 from kir.layers.base import Layer, bump_weights_epoch, unique_layer_name, weights_epoch
+from kir.layers.emitter import build_graph
 from kir.layers.input_layer import InputLayer
 from kir.layers.node import Node
 from kir.layers.tensor import KTensor
@@ -38,6 +39,8 @@ class Model(Layer):
         super().__init__(name=name or self._default_name(), trainable=trainable, **kwargs)
         self._graph_cache: tuple[tuple, Graph] | None = None
         self._version_cache: tuple[int, tuple] | None = None
+        self._feed_specs: tuple[list, list[str], list[TensorSpec]] | None = None
+        """(inputs, their names, their specs) for the predict hot path."""
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
         self.inputs: list[KTensor] = []
@@ -172,8 +175,6 @@ class Model(Layer):
 
     def to_graph(self) -> Graph:
         """The model's IR (cached until a weight changes). Callers must not mutate it: copy first."""
-        from kir.layers.emitter import build_graph
-
         self._require_built()
         version = self.weights_version()
         if self._graph_cache is None or self._graph_cache[0] != version:
@@ -219,14 +220,17 @@ class Model(Layer):
         """Outputs for `x` (array, list, or dict keyed by input name) on the chosen backend."""
         self._ensure_built_for(x)
         self._require_built()
-        check_positive_int(batch_size, f"model '{self.name}': batch_size", FeedError, allow_none=True)
+        if batch_size is not None:
+            check_positive_int(batch_size, f"model '{self.name}': batch_size", FeedError, allow_none=True)
         feeds = self.check_inputs(x)
         outputs = backends.get(backend).predict(self.to_graph(), feeds, batch_size=batch_size)
         return outputs[0] if len(outputs) == 1 and self._single_output else list(outputs)
 
     def check_inputs(self, x: Any) -> list[np.ndarray]:
         """Input arrays in model input order, checked against the Input shapes and cast to their dtypes."""
-        return check_feeds(self.input_names, [t.spec for t in self.inputs], x, self.name)
+        if self._feed_specs is None or self._feed_specs[0] is not self.inputs:
+            self._feed_specs = (self.inputs, self.input_names, [t.spec for t in self.inputs])
+        return check_feeds(self._feed_specs[1], self._feed_specs[2], x, self.name)
 
     def _ensure_built_for(self, x: Any) -> None:
         """Sequential models without an input shape build here from the data."""

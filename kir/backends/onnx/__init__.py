@@ -7,7 +7,7 @@ this package does not import onnxruntime (the runtime imports it on first use).
 """
 
 from kir.backends.onnx.export import EXTERNAL_DATA_THRESHOLD, ExportResult, export, to_onnx
-from kir.backends.onnx.lowering import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from kir.backends.onnx.opset import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 from kir.backends.onnx.runtime import OnnxBackend, Runtime, resolve_providers
 from kir.backends.onnx.table import LOWERINGS
 

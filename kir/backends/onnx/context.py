@@ -15,7 +15,7 @@ import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from kir.backends.context import LoweringContext
-from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset
+from kir.backends.onnx.opset import DEFAULT_OPSET, check_opset
 from kir.ir.graph import Graph, Vertex
 from kir.ir.names import unique_name
 

@@ -27,7 +27,7 @@ from onnx import ModelProto, TensorProto, helper, numpy_helper
 
 from kir.backends.base import GraphSource, graph_of
 from kir.backends.onnx.interpreter import lower
-from kir.backends.onnx.lowering import DEFAULT_OPSET, check_opset, onnx_dtype
+from kir.backends.onnx.opset import DEFAULT_OPSET, check_opset, onnx_dtype
 from kir.errors import ConfigError, ExportError, KirError, check_positive_int
 from kir.ir.graph import Graph, Vertex
 from kir.ir.interpret import Interpreter

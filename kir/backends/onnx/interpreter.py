@@ -17,7 +17,7 @@ from onnx import NodeProto, TensorProto, helper
 import kir.backends.onnx.lowerings  # noqa: F401  (registers every lowering)
 from kir.backends.context import LoweringInterpreter
 from kir.backends.onnx.context import Initializers, OnnxContext
-from kir.backends.onnx.lowering import DEFAULT_OPSET
+from kir.backends.onnx.opset import DEFAULT_OPSET
 from kir.backends.onnx.table import LOWERINGS
 from kir.errors import UnsupportedOpError
 from kir.ir.graph import Graph, Vertex

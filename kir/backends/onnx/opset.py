@@ -1,4 +1,4 @@
-"""What the ONNX lowering targets: the opsets kir writes and the element types of kir dtypes.
+"""The opsets kir writes (13..21, default 17) and the ONNX element types of kir dtypes.
 
 The lowering itself is `kir.backends.onnx.interpreter` (the walk and `lower`), `context`
 (`OnnxContext`, which collects nodes and initializers), `table` (`LOWERINGS`) and `lowerings/`
