@@ -164,3 +164,44 @@ def test_predict_backend_keeps_a_bounded_cache_keyed_by_structure_and_weights() 
     assert backend.runtime(models[0].to_graph()) is again
     # a copy of the graph (same structure, same weights version) finds the same session
     assert backend.runtime(models[0].to_graph().copy()) is again
+
+
+def test_providers_as_name_option_pairs() -> None:
+    model = factories.mlp()
+    pair = ("CPUExecutionProvider", {"arena_extend_strategy": "kSameAsRequested"})
+    assert resolve_providers(pair) == [pair]
+    assert resolve_providers([pair, "CPUExecutionProvider"]) == [pair, "CPUExecutionProvider"]
+    assert resolve_providers(("CPUExecutionProvider",)) == ["CPUExecutionProvider"]
+    runtime = Runtime(model, providers=[pair])
+    assert runtime.provider == "CPUExecutionProvider" and runtime.device == "cpu" and runtime.device_id == 0
+    x = np.random.default_rng(3).normal(size=(2, 784)).astype(np.float32)
+    assert_close(runtime.run(x)[0], model.predict(x))
+    with pytest.raises(ConfigError, match=re.escape("a provider is a name or a (name, options dict) pair")):
+        resolve_providers([("CPUExecutionProvider", "fast")])
+    with pytest.raises(ConfigError, match="onnxruntime provider 'CUDAExecutionProvider' is not available"):
+        resolve_providers([("CUDAExecutionProvider", {"device_id": 0})])
+    with pytest.raises(ConfigError, match="providers is empty"):
+        resolve_providers([])
+
+
+def test_run_on_device_keeps_ortvalues_where_they_are() -> None:
+    import onnxruntime as ort
+
+    video = factories.video_qa()
+    runtime = Runtime(video, providers=CPU)
+    feeds = random_feeds(video.to_graph(), 2)
+    values = runtime.to_device(feeds)
+    assert all(isinstance(v, ort.OrtValue) and v.device_name().lower() == "cpu" for v in values)
+    outs = runtime.run_on_device(values)
+    assert all(isinstance(o, ort.OrtValue) for o in outs)
+    for got, want in zip(outs, runtime.run(feeds)):
+        np.testing.assert_array_equal(got.numpy(), want)
+    by_name = runtime.run_on_device(dict(zip(runtime.input_names, values)), output_device="cpu")
+    np.testing.assert_array_equal(by_name[0].numpy(), outs[0].numpy())
+    with pytest.raises(FeedError, match="run_on_device takes onnxruntime OrtValues"):
+        runtime.run_on_device(feeds)
+    with pytest.raises(ConfigError, match="output_device must be 'cpu' or 'cuda'"):
+        runtime.run_on_device(values, output_device="tpu")
+    feeds[1][0, 0] = 50  # past the Embedding's input_dim: refused on the host, before the copy
+    with pytest.raises(FeedError, match="holds token id 50 outside"):
+        runtime.to_device(feeds)

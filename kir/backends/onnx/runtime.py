@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from kir.backends.base import Backend
 from kir.backends.cache import ArtifactCache
-from kir.backends.feeds import check_feeds, run_in_batches
+from kir.backends.feeds import check_feeds, order_feeds, run_in_batches
 from kir.errors import ConfigError, FeedError, MissingDependencyError, check_positive_int, did_you_mean
 from kir.ir.graph import Graph
 from kir.ir.spec import TensorSpec
@@ -38,22 +38,53 @@ def _ort():
     return onnxruntime
 
 
-def resolve_providers(providers: str | Sequence[str] = "auto") -> list[str]:
-    """'auto' -> TensorRT > CUDA > CPU among the available providers; names are checked."""
+Provider = str | tuple[str, dict[str, Any]]
+"""An onnxruntime provider: its name, or (name, options) as onnxruntime takes them, e.g.
+('TensorrtExecutionProvider', {'trt_fp16_enable': True, 'trt_engine_cache_enable': True})."""
+
+
+def _provider_entry(entry: Any) -> tuple[str, dict[str, Any] | None]:
+    if isinstance(entry, str):
+        return entry, None
+    if (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], str)
+            and isinstance(entry[1], Mapping) and all(isinstance(k, str) for k in entry[1])):
+        return entry[0], dict(entry[1])
+    raise ConfigError(f"a provider is a name or a (name, options dict) pair like "
+                      f"('CUDAExecutionProvider', {{'device_id': 0}}), got {entry!r}")
+
+
+def resolve_providers(providers: Provider | Sequence[Provider] = "auto") -> list[Provider]:
+    """'auto' -> TensorRT > CUDA > CPU among the available providers. Otherwise a name, a
+    (name, options) pair, or a list of either, best first; names are checked against the
+    installed onnxruntime and options passed through to it."""
     available = _ort().get_available_providers()
-    if providers == "auto":
+    if isinstance(providers, str) and providers == "auto":
         return [p for p in PREFERENCE if p in available] or list(available)
-    names = [providers] if isinstance(providers, str) else list(providers)
-    for name in names:
+    single = isinstance(providers, str) or (isinstance(providers, tuple) and len(providers) == 2
+                                            and isinstance(providers[1], Mapping))
+    resolved: list[Provider] = []
+    for entry in ([providers] if single else list(providers)):
+        name, options = _provider_entry(entry)
         if name not in available:
             raise ConfigError(f"onnxruntime provider '{name}' is not available.{did_you_mean(name, available)} "
                               f"Available: {', '.join(available)}; use providers='auto' to pick the best")
-    return names
+        resolved.append(name if options is None else (name, options))
+    if not resolved:
+        raise ConfigError("providers is empty; give at least one, e.g. providers='auto'")
+    return resolved
 
 
 _NP_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
               "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(bool)": "bool",
               "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
+
+
+def _check_ids(ids: np.ndarray, name: str, owner: str, bound: int) -> None:
+    """Refuse token ids outside [0, bound): ONNX Gather would wrap negative ones silently."""
+    if ids.size and (ids.min() < 0 or ids.max() >= bound):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise FeedError(f"input '{name}' of '{owner}' holds token id {int(bad)} outside [0, {bound}) "
+                        f"(the Embedding's input_dim); map ids into range or raise input_dim")
 
 
 class Runtime:
@@ -62,7 +93,7 @@ class Runtime:
     `Runtime('model.onnx').run(x)` takes a single array, a list in input order, or a dict keyed
     by input name, and returns the outputs as a list of arrays in output order."""
 
-    def __init__(self, source: str | os.PathLike | Any, providers: str | Sequence[str] = "auto",
+    def __init__(self, source: str | os.PathLike | Any, providers: Provider | Sequence[Provider] = "auto",
                  batch_size: int | None = None, session_options: Any = None, **export_options: Any) -> None:
         ort = _ort()
         self.providers = resolve_providers(providers)
@@ -89,12 +120,22 @@ class Runtime:
         meta = self.session.get_modelmeta().custom_metadata_map
         bounds = json.loads(meta.get("kir_embedding_ids", "{}"))
         self._id_bounds = [(i, name, int(bounds[name])) for i, name in enumerate(self.input_names) if name in bounds]
-        self._binding = self.session.get_providers()[0] in _DEVICE_PROVIDERS
 
     @property
     def provider(self) -> str:
         """The provider onnxruntime actually runs on first (e.g. CPUExecutionProvider)."""
         return self.session.get_providers()[0]
+
+    @property
+    def device(self) -> str:
+        """Where the session computes: 'cuda' under the CUDA or TensorRT provider, else 'cpu'."""
+        return "cuda" if self.provider in _DEVICE_PROVIDERS else "cpu"
+
+    @property
+    def device_id(self) -> int:
+        """The GPU the session runs on (its provider's 'device_id' option; 0 on the CPU)."""
+        options = self.session.get_provider_options().get(self.provider, {})
+        return int(options.get("device_id", 0))
 
     # ---------------------------------------------------------------- feeds
     def check_feeds(self, feeds: Any) -> list[np.ndarray]:
@@ -111,23 +152,42 @@ class Runtime:
     def run_arrays(self, arrays: list[np.ndarray], batch_size: int | None = None) -> list[np.ndarray]:
         """Outputs for arrays already checked and in input order (the predict fast path)."""
         for index, name, bound in self._id_bounds:
-            ids = arrays[index]
-            if ids.size and (ids.min() < 0 or ids.max() >= bound):
-                bad = ids.min() if ids.min() < 0 else ids.max()
-                raise FeedError(f"input '{name}' of '{self.name}' holds token id {int(bad)} outside [0, {bound}) "
-                                f"(the Embedding's input_dim); map ids into range or raise input_dim")
+            _check_ids(arrays[index], name, self.name, bound)
         return run_in_batches(self._run_once, arrays, batch_size or self.batch_size)
 
     def _run_once(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        if not self._binding:
-            return self.session.run(self.output_names, dict(zip(self.input_names, arrays)))
-        binding = self.session.io_binding()  # one host->device copy per input, outputs straight to host
-        for name, array in zip(self.input_names, arrays):
-            binding.bind_cpu_input(name, np.ascontiguousarray(array))
+        # host arrays in, host arrays out: plain run (IO binding would copy the same bytes)
+        return self.session.run(self.output_names, dict(zip(self.input_names, arrays)))
+
+    # ---------------------------------------------------------------- device-resident values
+    def to_device(self, feeds: Any) -> list[Any]:
+        """Checked feeds copied once to the session's device as OrtValues, for `run_on_device`
+        (the token-id bounds are checked here, while the ids are still on the host)."""
+        arrays = self.check_feeds(feeds)
+        for index, name, bound in self._id_bounds:
+            _check_ids(arrays[index], name, self.name, bound)
+        ort = _ort()
+        return [ort.OrtValue.ortvalue_from_numpy(a, self.device, self.device_id) for a in arrays]
+
+    def run_on_device(self, feeds: Sequence[Any] | Mapping[str, Any], output_device: str | None = None) -> list[Any]:
+        """Outputs as OrtValues left on `output_device` (default: the session's device) for inputs
+        that are OrtValues already where the session wants them: with IO binding, a CUDA session
+        chaining calls never copies through the host. `.numpy()` on a result copies it back."""
+        ort = _ort()
+        values = order_feeds("input", self.input_names, feeds, self.name)
+        binding = self.session.io_binding()
+        for name, value in zip(self.input_names, values):
+            if not isinstance(value, ort.OrtValue):
+                raise FeedError(f"input '{name}' of '{self.name}': run_on_device takes onnxruntime OrtValues "
+                                f"(see Runtime.to_device), got {type(value).__name__}; use run() for arrays")
+            binding.bind_ortvalue_input(name, value)
+        device = output_device or self.device
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"output_device must be 'cpu' or 'cuda', got {device!r}")
         for name in self.output_names:
-            binding.bind_output(name, "cpu")
+            binding.bind_output(name, device, self.device_id if device == "cuda" else 0)
         self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+        return list(binding.get_outputs())
 
     def __repr__(self) -> str:
         return f"<Runtime {self.name} inputs={self.input_names} outputs={self.output_names} on {self.provider}>"
