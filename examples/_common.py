@@ -33,7 +33,8 @@ def parse_args(doc: str | None, *, epochs: int, full: bool = False, data: bool =
                extra: Callable[[argparse.ArgumentParser], Any] | None = None,
                argv: list[str] | None = None) -> argparse.Namespace:
     """The examples' common options; `full` adds `--full` (the guide's sizes), `data` adds `--data`,
-    `extra(parser)` adds an example's own."""
+    `extra(parser)` adds an example's own. Seeds kir's initial weights with --seed, and gives the run's
+    data its own generator seeded alike: `args.rng`."""
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0] if doc else None)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes and one epoch: runs in seconds")
     parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {epochs})")
@@ -57,6 +58,7 @@ def parse_args(doc: str | None, *, epochs: int, full: bool = False, data: bool =
         parser.error("--epochs must be at least 1")
     args.out.mkdir(parents=True, exist_ok=True)
     kir.utils.set_random_seed(args.seed)
+    args.rng = np.random.default_rng(args.seed)
     return args
 
 
@@ -114,6 +116,34 @@ def report_training(history: Any, seconds: float, samples: int) -> None:
     if logs:
         last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in logs.items())
         line("last epoch", last)
+
+
+def describe(title: str, model: Any, detail: str = "") -> None:
+    """The example's header, then one line: the model's name, `detail` and its parameter count."""
+    header(title)
+    line("model", f"{model.name}: {detail + ', ' if detail else ''}{model.count_params():,} parameters")
+
+
+def samples(x: Any) -> int:
+    """How many samples an array, a list of arrays or a dict of arrays holds."""
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    return len(x[0] if isinstance(x, (list, tuple)) else x)
+
+
+def train(model: Any, x: Any, y: Any, args: argparse.Namespace, **fit_kwargs: Any) -> Any:
+    """`model.fit(x, y, epochs=args.epochs, verbose=2, **fit_kwargs)` (TensorFlow), timed and reported."""
+    fit_kwargs.setdefault("verbose", 2)
+    with timed() as t:
+        history = model.fit(x, y, epochs=args.epochs, **fit_kwargs)
+    report_training(history, t.seconds, samples(x))
+    return history
+
+
+def majority_class(labels: Any) -> str:
+    """The baseline of a 0/1 label: the accuracy of always answering its more common value."""
+    share = float(np.mean(labels))
+    return f"majority class {max(share, 1 - share):.4f}"
 
 
 def report_metrics(model: Any, x: Any, y: Any, label: str = "test") -> dict[str, float]:
@@ -215,3 +245,13 @@ def check_in_onnxruntime(model: Any, x: Any, path: Path, args: argparse.Namespac
 def deploy(model: Any, x: Any, args: argparse.Namespace, name: str) -> Deployment:
     """Export to `args.out/name.onnx`, then check and time the file in onnxruntime on `x`."""
     return check_in_onnxruntime(model, x, export_onnx(model, args, name), args)
+
+
+def evaluate_and_deploy(model: Any, x_test: Any, y_test: Any, args: argparse.Namespace, name: str, *,
+                        baseline: str = "", deploy_samples: int | None = None) -> Deployment:
+    """`model.evaluate` on the test data (and a `baseline` line to read it against), then `deploy` on
+    x_test, or on its first `deploy_samples` samples."""
+    report_metrics(model, x_test, y_test)
+    if baseline:
+        line("baseline", baseline)
+    return deploy(model, x_test if deploy_samples is None else take(x_test, deploy_samples), args, name)

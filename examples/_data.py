@@ -7,10 +7,14 @@ the digits set ships inside scikit-learn, the others generate data with a learna
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+import kir
 
 
 class Split(NamedTuple):
@@ -42,6 +46,14 @@ def load_digits(seed: int = 0, test_fraction: float = 0.25, limit: int | None = 
     return Split(x[train_idx], y[train_idx], x[test_idx], y[test_idx])
 
 
+def digits_one_hot(seed: int = 0, limit: int | None = None, shape: tuple[int, ...] = (8, 8, 1)) -> Split:
+    """The digits as Keras' MNIST examples prepare MNIST: each image reshaped to `shape` ((8, 8, 1) for a
+    CNN, (64,) for an MLP), the labels one-hot over the 10 classes; `seed` and `limit` as `load_digits`."""
+    digits = load_digits(seed, limit=limit)
+    return Split(digits.x_train.reshape(-1, *shape), kir.utils.to_categorical(digits.y_train, 10),
+                 digits.x_test.reshape(-1, *shape), kir.utils.to_categorical(digits.y_test, 10))
+
+
 def load_npz(path: Path, allow_pickle: bool = False) -> Split:
     """x_train, y_train, x_test, y_test from a Keras-layout .npz (or x, y split 80/20 as Keras' reuters)."""
     try:
@@ -62,6 +74,23 @@ def load_npz(path: Path, allow_pickle: bool = False) -> Split:
         raise SystemExit(f"error: --data {path}: {exc}") from None
     raise SystemExit(f"error: --data {path} has arrays {sorted(keys)}; expected x_train, y_train, x_test, "
                      "y_test (or x, y)")
+
+
+def load_or_generate(args: argparse.Namespace, generate: Callable[[int], tuple[Any, Any]], train: int,
+                     test: int) -> Split:
+    """`--data`'s split (only its first `train` and `test` samples under --smoke), or without --data
+    `generate(train)` and `generate(test)`, each an (x, y) pair."""
+    if args.data is None:
+        return Split(*generate(train), *generate(test))
+    data = load_npz(args.data, args.allow_pickle)
+    if args.smoke:
+        data = Split(data.x_train[:train], data.y_train[:train], data.x_test[:test], data.y_test[:test])
+    return data
+
+
+def source(args: argparse.Namespace, generated: str) -> str:
+    """What the data is, for the header: `--data FILE`, or `generated` (e.g. 'generated reviews')."""
+    return f"--data {args.data}" if args.data else generated
 
 
 def pad_sequences(sequences: object, maxlen: int) -> np.ndarray:

@@ -9,8 +9,8 @@ y_test, as `keras.datasets.cifar10.load_data()` returns them.
 """
 
 import numpy as np
-from _common import deploy, header, line, parse_args, report_metrics, report_training, sizes, timed
-from _data import Split, load_npz
+from _common import describe, evaluate_and_deploy, parse_args, sizes, train
+from _data import load_or_generate, source
 
 import kir
 from kir.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
@@ -61,32 +61,20 @@ def generate(n: int, rng: np.random.Generator, size: int = 32) -> tuple[np.ndarr
 def main() -> None:
     args = parse_args(__doc__, epochs=5, data=True)
     size = sizes(args, default={"train": 2000, "test": 500}, smoke={"train": 64, "test": 32})
-    rng = np.random.default_rng(args.seed)
-    if args.data:
-        data = load_npz(args.data, args.allow_pickle)
-        if args.smoke:
-            data = Split(data.x_train[:size.train], data.y_train[:size.train], data.x_test[:size.test],
-                         data.y_test[:size.test])
-    else:
-        data = Split(*generate(size.train, rng), *generate(size.test, rng))
+    data = load_or_generate(args, lambda n: generate(n, args.rng), size.train, size.test)
     x_train = data.x_train.astype('float32') / 255
     x_test = data.x_test.astype('float32') / 255
     # Convert class vectors to binary class matrices.
     y_train = kir.utils.to_categorical(data.y_train, num_classes)
     y_test = kir.utils.to_categorical(data.y_test, num_classes)
 
-    header(f"cifar10_cnn: {'--data ' + str(args.data) if args.data else 'generated textures'} -> CNN")
     model = build_model(x_train.shape[1:])
-    line("model", f"{model.name}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    describe(f"cifar10_cnn: {source(args, 'generated textures')} -> CNN", model, f"{len(model.layers)} layers")
     # initiate RMSprop optimizer (Keras 3's RMSprop has no `decay`; the example's 1e-6 is dropped)
     opt = RMSprop(learning_rate=0.0001)
     model.compile(loss='categorical_crossentropy', optimizer=opt, metrics=['accuracy'])
-    with timed() as t:
-        history = model.fit(x_train, y_train, batch_size=batch_size, epochs=args.epochs,
-                            validation_data=(x_test, y_test), shuffle=True, verbose=2)
-    report_training(history, t.seconds, len(x_train))
-    report_metrics(model, x_test, y_test)
-    deploy(model, x_test[:256], args, "cifar10_cnn")
+    train(model, x_train, y_train, args, batch_size=batch_size, validation_data=(x_test, y_test), shuffle=True)
+    evaluate_and_deploy(model, x_test, y_test, args, "cifar10_cnn", deploy_samples=256)
 
 
 if __name__ == "__main__":

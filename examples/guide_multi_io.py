@@ -1,6 +1,8 @@
 """The guide's headline model: two inputs, two outputs, fed by dicts, with loss_weights=[1., 0.2].
 
-Predicts whether a headline does well from its words (main_input, through Embedding + LSTM) and
+The model is the guide's code, written once in the zoo: kir.zoo.guide.multi_io (kir/zoo/guide.py).
+
+It predicts whether a headline does well from its words (main_input, through Embedding + LSTM) and
 five extra features (aux_input). The generated data has a signal in both: liked headlines use
 "hot" words (ids below vocab/10) four times as often, and the first extra feature is the label
 plus noise. main_output sees both and should beat aux_output, which sees only the words.
@@ -9,26 +11,9 @@ plus noise. main_output sees both and should beat aux_output, which sees only th
 """
 
 import numpy as np
-from _common import accuracy, deploy, header, line, parse_args, report_training, sizes, timed
+from _common import accuracy, deploy, describe, line, parse_args, sizes, train
 
-import kir
-from kir.layers import LSTM, Dense, Embedding, Input
-from kir.models import Model
-
-
-def build_model(seq_len: int = 100, vocab: int = 10000, embed: int = 512) -> Model:
-    # Headline input: meant to receive sequences of 100 integers, between 1 and 10000.
-    main_input = Input(shape=(seq_len,), dtype='int32', name='main_input')
-    x = Embedding(output_dim=embed, input_dim=vocab, input_length=seq_len)(main_input)
-    lstm_out = LSTM(32)(x)
-    auxiliary_output = Dense(1, activation='sigmoid', name='aux_output')(lstm_out)
-    auxiliary_input = Input(shape=(5,), name='aux_input')
-    x = kir.layers.concatenate([lstm_out, auxiliary_input])
-    x = Dense(64, activation='relu')(x)
-    x = Dense(64, activation='relu')(x)
-    x = Dense(64, activation='relu')(x)
-    main_output = Dense(1, activation='sigmoid', name='main_output')(x)
-    return Model(inputs=[main_input, auxiliary_input], outputs=[main_output, auxiliary_output])
+from kir.zoo.guide import multi_io
 
 
 def make_data(n: int, seq_len: int, vocab: int, rng: np.random.Generator) -> tuple:
@@ -46,20 +31,16 @@ def main() -> None:
     size = sizes(args, default={"n": 2000, "seq_len": 30, "vocab": 1000, "embed": 64},
                  full={"seq_len": 100, "vocab": 10000, "embed": 512},
                  smoke={"n": 64, "seq_len": 8, "vocab": 100, "embed": 8})
-    rng = np.random.default_rng(args.seed)
-    headline_data, additional_data, labels = make_data(size.n, size.seq_len, size.vocab, rng)
-    test_headlines, test_additional, test_labels = make_data(max(32, size.n // 4), size.seq_len, size.vocab, rng)
+    headline_data, additional_data, labels = make_data(size.n, size.seq_len, size.vocab, args.rng)
+    test_headlines, test_additional, test_labels = make_data(max(32, size.n // 4), size.seq_len, size.vocab, args.rng)
 
-    header("guide: multi-input multi-output headline model")
-    model = build_model(size.seq_len, size.vocab, size.embed)
-    line("model", f"{model.name}: inputs {model.input_names}, outputs {model.output_names}, "
-                  f"{model.count_params():,} parameters")
+    # the guide's headline model: kir.zoo.guide.multi_io
+    model = multi_io(size.seq_len, size.vocab, size.embed)
+    describe("guide: multi-input multi-output headline model", model,
+             f"inputs {model.input_names}, outputs {model.output_names}")
     model.compile(optimizer='rmsprop', loss='binary_crossentropy', loss_weights=[1., 0.2])
-    with timed() as t:
-        history = model.fit({'main_input': headline_data, 'aux_input': additional_data},
-                            {'main_output': labels, 'aux_output': labels},
-                            epochs=args.epochs, batch_size=32, verbose=2)
-    report_training(history, t.seconds, len(labels))
+    train(model, {'main_input': headline_data, 'aux_input': additional_data},
+          {'main_output': labels, 'aux_output': labels}, args, batch_size=32)
 
     test_x = {'main_input': test_headlines, 'aux_input': test_additional}
     losses = model.evaluate(test_x, {'main_output': test_labels, 'aux_output': test_labels},

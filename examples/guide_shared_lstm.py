@@ -1,5 +1,7 @@
 """The guide's shared-layer model: one LSTM(64) encodes two tweets, a logistic regression on top.
 
+The model is the guide's code, written once in the zoo: kir.zoo.guide.shared_lstm (kir/zoo/guide.py).
+
 Tweets are (280, 256) one-hot character matrices in the guide. The guide's head adds the two
 encodings up linearly (Dense on a concatenation), so it cannot test the two tweets for *equality*
 of authors; the generated task is one it can learn: two authors, a person who types any of the
@@ -9,33 +11,9 @@ characters and a bot that favours a few; label 1 when both tweets come from the 
 """
 
 import numpy as np
-from _common import deploy, header, line, parse_args, report_metrics, report_training, sizes, timed
+from _common import describe, evaluate_and_deploy, majority_class, parse_args, sizes, train
 
-import kir
-from kir.layers import LSTM, Dense, Input
-from kir.models import Model
-
-
-def build_model(timesteps: int = 280, features: int = 256) -> Model:
-    tweet_a = Input(shape=(timesteps, features))
-    tweet_b = Input(shape=(timesteps, features))
-
-    # This layer can take as input a matrix and will return a vector of size 64
-    shared_lstm = LSTM(64)
-
-    # When we reuse the same layer instance multiple times, the weights of the layer are also
-    # being reused (it is effectively *the same* layer)
-    encoded_a = shared_lstm(tweet_a)
-    encoded_b = shared_lstm(tweet_b)
-
-    # We can then concatenate the two vectors:
-    merged_vector = kir.layers.concatenate([encoded_a, encoded_b], axis=-1)
-
-    # And add a logistic regression on top
-    predictions = Dense(1, activation='sigmoid')(merged_vector)
-
-    # We define a trainable model linking the tweet inputs to the predictions
-    return Model(inputs=[tweet_a, tweet_b], outputs=predictions)
+from kir.zoo.guide import shared_lstm
 
 
 def tweets(is_bot: np.ndarray, timesteps: int, features: int, rng: np.random.Generator) -> np.ndarray:
@@ -59,22 +37,18 @@ def main() -> None:
     args = parse_args(__doc__, epochs=5, full=True)
     size = sizes(args, default={"n": 1000, "timesteps": 40, "features": 64},
                  full={"timesteps": 280, "features": 256}, smoke={"n": 32, "timesteps": 6, "features": 16})
-    rng = np.random.default_rng(args.seed)
-    data_a, data_b, labels = make_data(size.n, size.timesteps, size.features, rng)
-    test_a, test_b, test_labels = make_data(max(32, size.n // 4), size.timesteps, size.features, rng)
+    data_a, data_b, labels = make_data(size.n, size.timesteps, size.features, args.rng)
+    test_a, test_b, test_labels = make_data(max(32, size.n // 4), size.timesteps, size.features, args.rng)
 
-    header("guide: shared LSTM on tweet pairs")
-    model = build_model(size.timesteps, size.features)
-    line("model", f"{model.name}: {model.count_params():,} parameters (one LSTM called twice)")
+    # the guide's shared LSTM: kir.zoo.guide.shared_lstm
+    model = shared_lstm(size.timesteps, size.features)
+    describe("guide: shared LSTM on tweet pairs", model, "one LSTM called twice")
     model.compile(optimizer='rmsprop',
                   loss='binary_crossentropy',
                   metrics=['accuracy'])
-    with timed() as t:
-        history = model.fit([data_a, data_b], labels, epochs=args.epochs, verbose=2)
-    report_training(history, t.seconds, len(labels))
-    report_metrics(model, [test_a, test_b], test_labels)
-    line("baseline", f"majority class {max(test_labels.mean(), 1 - test_labels.mean()):.4f}")
-    deploy(model, [test_a, test_b], args, "guide_shared_lstm")
+    train(model, [data_a, data_b], labels, args)
+    evaluate_and_deploy(model, [test_a, test_b], test_labels, args, "guide_shared_lstm",
+                        baseline=majority_class(test_labels))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ they are trained together with the video model). Generated videos show a coloure
 left, right, up or down; a question holds the keyword "colour?" or "which way?"; the answer is
 one of the 1000 answer words (0-2 the colours, 7-10 the directions).
 
+The model is the guide's code, written once in the zoo: kir.zoo.guide.video_qa (kir/zoo/guide.py),
+built on the parts of kir.zoo.guide.vqa_parts.
+
     python examples/guide_video_qa.py [--smoke] [--full: 100 frames of 224x224, 100-word questions]
 
 --full builds the guide's model (about 1.3 GB of weights) and trains it on a few videos, one at a
@@ -13,37 +16,13 @@ time: a job for a GPU, hours on a CPU.
 """
 
 import numpy as np
-from _common import deploy, header, line, parse_args, report_metrics, report_training, sizes, timed
-from guide_vqa import COLOUR, WHERE, build_model, draw_square, questions
+from _common import describe, evaluate_and_deploy, parse_args, sizes, train
+from guide_vqa import COLOUR, MOST_COMMON_ANSWER, WHERE, draw_square, questions
 
 import kir
-from kir.layers import LSTM, Dense, Input, TimeDistributed
-from kir.models import Model
+from kir.zoo.guide import video_qa
 
 DIRECTIONS = [(0, -1), (0, 1), (-1, 0), (1, 0)]  # left, right, up, down as (row, column) steps
-
-
-def build_video_model(frames: int = 100, image_size: int = 224, question_len: int = 100) -> Model:
-    vqa = build_model(image_size, question_len)
-    vision_model, question_input, encoded_question = vqa.vision_model, vqa.question_input, vqa.encoded_question
-
-    video_input = Input(shape=(frames, image_size, image_size, 3))
-    # This is our video encoded via the previously trained vision_model (weights are reused)
-    encoded_frame_sequence = TimeDistributed(vision_model)(video_input)  # the output will be a sequence of vectors
-    encoded_video = LSTM(256)(encoded_frame_sequence)  # the output will be a vector
-
-    # This is a model-level representation of the question encoder, reusing the same weights as before:
-    question_encoder = Model(inputs=question_input, outputs=encoded_question)
-
-    # Let's use it to encode the question:
-    video_question_input = Input(shape=(question_len,), dtype='int32')
-    encoded_video_question = question_encoder(video_question_input)
-
-    # And this is our video question answering model:
-    merged = kir.layers.concatenate([encoded_video, encoded_video_question])
-    output = Dense(1000, activation='softmax')(merged)
-    video_qa_model = Model(inputs=[video_input, video_question_input], outputs=output)
-    return video_qa_model
 
 
 def make_data(n: int, frames: int, size: int, question_len: int, rng: np.random.Generator) -> tuple:
@@ -71,23 +50,18 @@ def main() -> None:
     size = sizes(args, default={"n": 800, "frames": 2, "image": 32, "question": 10},
                  full={"n": 4, "frames": 100, "image": 224, "question": 100},
                  smoke={"n": 8, "frames": 2, "image": 32, "question": 4})
-    rng = np.random.default_rng(args.seed)
-    videos, question_words, answers = make_data(size.n, size.frames, size.image, size.question, rng)
+    videos, question_words, answers = make_data(size.n, size.frames, size.image, size.question, args.rng)
     test_videos, test_questions, test_answers = make_data(max(4, size.n // 4), size.frames, size.image,
-                                                          size.question, rng)
+                                                          size.question, args.rng)
 
-    header("guide: video question answering")
-    video_qa_model = build_video_model(size.frames, size.image, size.question)
-    line("model", f"{video_qa_model.name}: {size.frames} frames of {size.image}x{size.image}, "
-                  f"{video_qa_model.count_params():,} parameters")
+    # the guide's video question answering model: kir.zoo.guide.video_qa
+    video_qa_model = video_qa(size.frames, size.image, size.question)
+    describe("guide: video question answering", video_qa_model,
+             f"{size.frames} frames of {size.image}x{size.image}")
     video_qa_model.compile(optimizer='adam', loss='categorical_crossentropy', metrics=['accuracy'])
-    with timed() as t:
-        history = video_qa_model.fit([videos, question_words], answers, epochs=args.epochs,
-                                     batch_size=1 if args.full else 32, verbose=2)
-    report_training(history, t.seconds, len(answers))
-    report_metrics(video_qa_model, [test_videos, test_questions], test_answers)
-    line("baseline", "guessing the most common answer: about 0.1667")
-    deploy(video_qa_model, [test_videos[:32], test_questions[:32]], args, "guide_video_qa")
+    train(video_qa_model, [videos, question_words], answers, args, batch_size=1 if args.full else 32)
+    evaluate_and_deploy(video_qa_model, [test_videos, test_questions], test_answers, args, "guide_video_qa",
+                        baseline=MOST_COMMON_ANSWER, deploy_samples=32)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import inspect
 import io
 
 import numpy as np
-from _common import deploy, header, line, onnx_feeds, parse_args, report_training, sizes, timed
+from _common import deploy, header, line, onnx_feeds, parse_args, sizes, train
 
 from kir.callbacks import LambdaCallback
 from kir.layers import LSTM, Dense
@@ -54,7 +54,6 @@ def main() -> None:
     module = args.module
     size = sizes(args, default={"maxlen": 40, "step": 1, "chars": None, "generate": 300},
                  smoke={"maxlen": 10, "step": 3, "chars": 300, "generate": 40})
-    rng = np.random.default_rng(args.seed)
 
     text = python_text(module).lower()[:size.chars]
     chars = sorted(set(text))
@@ -80,9 +79,7 @@ def main() -> None:
     every = max(1, args.epochs // 4)
     progress = LambdaCallback(on_epoch_end=lambda epoch, logs: (epoch + 1) % every == 0 and
                               line(f"epoch {epoch + 1}", f"loss {logs['loss']:.4f}"))
-    with timed() as t:
-        history = model.fit(x, y, batch_size=128, epochs=args.epochs, callbacks=[progress], verbose=0)
-    report_training(history, t.seconds, len(x))
+    train(model, x, y, args, batch_size=128, callbacks=[progress], verbose=0)
 
     deployment = deploy(model, x[:256], args, "lstm_text_generation")
     session = deployment.session
@@ -94,7 +91,7 @@ def main() -> None:
             for t_, char in enumerate(sentence):
                 x_pred[0, t_, char_indices[char]] = 1.
             preds = session.run(None, onnx_feeds(session, model, x_pred))[0][0]
-            next_char = indices_char[sample(preds, diversity, rng)]
+            next_char = indices_char[sample(preds, diversity, args.rng)]
             sentence = sentence[1:] + next_char
             generated += next_char
         print(f"\n----- sample, diversity {diversity}, seed {seed!r} (onnxruntime)\n{seed}{generated}")

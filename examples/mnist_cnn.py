@@ -5,13 +5,13 @@
     kir-export examples/mnist_cnn.py:build_model model.onnx --check   # the untrained graph
 
 The convolutions use padding='same' (Keras' example uses 'valid' on 28x28): on 8x8 digits that
-keeps a 4x4 map after pooling instead of 2x2.
+keeps a 4x4 map after pooling instead of 2x2. That padding is why the model is written here and not
+taken from kir.zoo.keras_examples.mnist_cnn (the zoo's copy of Keras' example, 'valid' padding only).
 """
 
-from _common import deploy, header, line, parse_args, report_metrics, report_training, timed
-from _data import load_digits
+from _common import describe, evaluate_and_deploy, parse_args, train
+from _data import digits_one_hot
 
-import kir
 from kir.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from kir.models import Sequential
 
@@ -35,30 +35,15 @@ def build_model() -> Sequential:
     return model
 
 
-def load_data(seed: int = 0, limit: int | None = None) -> tuple:
-    """Digits as (n, 8, 8, 1) images with one-hot labels: x_train, y_train, x_test, y_test."""
-    digits = load_digits(seed, limit=limit)
-    x_train = digits.x_train.reshape(-1, img_rows, img_cols, 1)
-    x_test = digits.x_test.reshape(-1, img_rows, img_cols, 1)
-    y_train = kir.utils.to_categorical(digits.y_train, num_classes)
-    y_test = kir.utils.to_categorical(digits.y_test, num_classes)
-    return x_train, y_train, x_test, y_test
-
-
 def main() -> None:
     args = parse_args(__doc__, epochs=15)
-    x_train, y_train, x_test, y_test = load_data(args.seed, limit=256 if args.smoke else None)
+    x_train, y_train, x_test, y_test = digits_one_hot(args.seed, limit=256 if args.smoke else None)
 
-    header("mnist_cnn: digits (8x8) -> CNN")
     model = build_model()
-    line("model", f"{model.name}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    describe("mnist_cnn: digits (8x8) -> CNN", model, f"{len(model.layers)} layers")
     model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
-    with timed() as t:
-        history = model.fit(x_train, y_train, batch_size=batch_size, epochs=args.epochs, verbose=2,
-                            validation_data=(x_test, y_test))
-    report_training(history, t.seconds, len(x_train))
-    report_metrics(model, x_test, y_test)
-    deploy(model, x_test, args, "mnist_cnn")
+    train(model, x_train, y_train, args, batch_size=batch_size, validation_data=(x_test, y_test))
+    evaluate_and_deploy(model, x_test, y_test, args, "mnist_cnn")
 
 
 if __name__ == "__main__":

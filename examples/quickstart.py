@@ -11,7 +11,8 @@ ONNX file, parity with TensorFlow and latency.
 import sys
 
 from _common import check_in_onnxruntime, header, line, parse_args, timed
-from mnist_cnn import batch_size, build_model, load_data
+from _data import digits_one_hot
+from mnist_cnn import batch_size, build_model
 
 from kir.backends.onnx import export
 from kir.callbacks import LambdaCallback
@@ -22,7 +23,7 @@ TARGET = 0.95
 
 def main() -> None:
     args = parse_args(__doc__, epochs=15)
-    x_train, y_train, x_test, y_test = load_data(args.seed, limit=256 if args.smoke else None)
+    x_train, y_train, x_test, y_test = digits_one_hot(args.seed, limit=256 if args.smoke else None)
 
     header("kir quickstart: the guide's MNIST CNN on handwritten digits")
     line("data set", f"scikit-learn digits: {len(x_train)} training, {len(x_test)} test images of 8x8, 10 classes")

@@ -9,8 +9,8 @@ stores Python lists).
 """
 
 import numpy as np
-from _common import deploy, header, line, parse_args, report_metrics, report_training, sizes, timed
-from _data import Split, load_npz, multi_hot
+from _common import describe, evaluate_and_deploy, parse_args, sizes, train
+from _data import load_or_generate, multi_hot, source
 
 import kir
 from kir.layers import Activation, Dense, Dropout
@@ -46,16 +46,9 @@ def generate(n: int, rng: np.random.Generator, topic_words: np.ndarray) -> tuple
 def main() -> None:
     args = parse_args(__doc__, epochs=5, data=True)
     size = sizes(args, default={"train": 4000, "test": 1000}, smoke={"train": 64, "test": 32})
-    rng = np.random.default_rng(args.seed)
-    if args.data:
-        data = load_npz(args.data, args.allow_pickle)
-        if args.smoke:
-            data = Split(data.x_train[:size.train], data.y_train[:size.train], data.x_test[:size.test],
-                         data.y_test[:size.test])
-    else:
-        topic_words = np.stack([rng.choice(np.arange(1, max_words), size=30, replace=False)
-                                for _ in range(num_classes)])
-        data = Split(*generate(size.train, rng, topic_words), *generate(size.test, rng, topic_words))
+    topic_words = np.stack([args.rng.choice(np.arange(1, max_words), size=30, replace=False)
+                            for _ in range(num_classes)])
+    data = load_or_generate(args, lambda n: generate(n, args.rng, topic_words), size.train, size.test)
 
     # Vectorizing sequence data... (Tokenizer(num_words=max_words).sequences_to_matrix(mode='binary'))
     x_train = multi_hot(data.x_train, max_words)
@@ -64,17 +57,12 @@ def main() -> None:
     y_train = kir.utils.to_categorical(data.y_train, num_classes)
     y_test = kir.utils.to_categorical(data.y_test, num_classes)
 
-    header(f"reuters_mlp: {'--data ' + str(args.data) if args.data else 'generated newswires'} -> MLP")
     model = build_model()
-    line("model", f"{model.name}: {len(model.layers)} layers, {model.count_params():,} parameters")
+    describe(f"reuters_mlp: {source(args, 'generated newswires')} -> MLP", model, f"{len(model.layers)} layers")
     model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
-    with timed() as t:
-        history = model.fit(x_train, y_train, batch_size=batch_size, epochs=args.epochs, verbose=2,
-                            validation_split=0.1)
-    report_training(history, t.seconds, len(x_train))
-    report_metrics(model, x_test, y_test)
-    line("baseline", f"chance {1 / num_classes:.4f}")
-    deploy(model, x_test[:256], args, "reuters_mlp")
+    train(model, x_train, y_train, args, batch_size=batch_size, validation_split=0.1)
+    evaluate_and_deploy(model, x_test, y_test, args, "reuters_mlp", baseline=f"chance {1 / num_classes:.4f}",
+                        deploy_samples=256)
 
 
 if __name__ == "__main__":

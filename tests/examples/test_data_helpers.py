@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -63,3 +64,27 @@ def test_digits_split_is_stratified_and_disjoint() -> None:
 
     assert rows(np.concatenate([split.x_train, split.x_test]), np.concatenate([split.y_train, split.y_test])) \
         == rows(x / 16.0, y)
+
+
+def test_load_or_generate_generates_without_data_and_cuts_data_under_smoke(tmp_path: Path) -> None:
+    def generate(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.arange(n), np.arange(n) % 2
+
+    args = argparse.Namespace(data=None, allow_pickle=False, smoke=False)
+    split = _data.load_or_generate(args, generate, 6, 3)
+    assert [len(a) for a in split] == [6, 6, 3, 3]
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=np.zeros((10, 2)), y_train=np.zeros(10), x_test=np.zeros((5, 2)), y_test=np.zeros(5))
+    args = argparse.Namespace(data=path, allow_pickle=False, smoke=True)
+    assert [len(a) for a in _data.load_or_generate(args, generate, 4, 2)] == [4, 4, 2, 2]
+    args.smoke = False
+    assert [len(a) for a in _data.load_or_generate(args, generate, 4, 2)] == [10, 10, 5, 5]
+    assert _data.source(args, "generated") == f"--data {path}"
+
+
+def test_digits_one_hot_shapes_images_and_one_hot_labels() -> None:
+    pytest.importorskip("sklearn")
+    split = _data.digits_one_hot(seed=0, limit=40, shape=(64,))
+    assert split.x_train.shape == (40, 64) and split.x_test.shape == (10, 64)
+    assert split.y_train.shape == (40, 10) and np.all(split.y_train.sum(axis=1) == 1)
+    np.testing.assert_array_equal(split.y_test.argmax(1), _data.load_digits(seed=0, limit=40).y_test)
