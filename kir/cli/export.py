@@ -1,7 +1,8 @@
 """`kir-export SOURCE OUTPUT.onnx`: export a kir model to ONNX from the command line.
 
-SOURCE is a `.kir` file, `path/to/file.py:factory` or `package.module:factory` (a function
-taking no arguments and returning a model). Prints a short report: inputs and outputs with
+SOURCE is a model file (kir's `.kir`, Keras 3's `.keras`, or a legacy Keras `.h5` from tf.keras 2 or
+Keras 3, read without TensorFlow or Keras), `path/to/file.py:factory` or `package.module:factory` (a
+function taking no arguments and returning a model). Prints a short report: inputs and outputs with
 shapes, node count by op type, parameter count, file size and time; `--check` also runs the
 file in onnxruntime against the numpy reference on random inputs. Bad arguments end with a
 one-line message and a non-zero exit status, and leave no file behind.
@@ -22,6 +23,7 @@ from typing import Any, NoReturn
 USAGE_ERROR = 2
 FAILURE = 1
 TOLERANCE = {"float32": 1e-4, "float16": 2e-2}
+MODEL_FILES = (".kir", ".keras", ".h5", ".hdf5")
 
 
 class UsageError(Exception):
@@ -37,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kir.backends.onnx.opset import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
     p = _Parser(prog="kir-export", description="Export a kir model to ONNX.",
-                epilog="SOURCE: model.kir | path/to/file.py:factory | package.module:factory")
-    p.add_argument("source", metavar="SOURCE", help="a .kir file, or file.py:factory / package.module:factory")
+                epilog="SOURCE: model.kir | model.keras | model.h5 | path/to/file.py:factory | package.module:factory")
+    p.add_argument("source", metavar="SOURCE",
+                   help="a model file (.kir, .keras, .h5), or file.py:factory / package.module:factory")
     p.add_argument("output", metavar="OUTPUT.onnx", help="the ONNX file to write")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                    help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
@@ -62,7 +65,7 @@ def load_source(source: str) -> Any:
     """The model named by SOURCE (see the module docstring)."""
     from kir.models import Model
 
-    if source.endswith(".kir"):
+    if source.endswith(MODEL_FILES) or (os.path.isfile(source) and not source.endswith(".py")):
         if not os.path.isfile(source):
             raise UsageError(f"no such model file: {source}")
         from kir.models import load_model
@@ -70,7 +73,8 @@ def load_source(source: str) -> Any:
         return load_model(source)
     target, sep, factory = source.rpartition(":")
     if not sep or not target or not factory:
-        raise UsageError(f"SOURCE '{source}' is neither a .kir file nor 'file.py:factory' / 'package.module:factory'")
+        raise UsageError(f"SOURCE '{source}' is neither a .kir file nor 'file.py:factory' / 'package.module:factory'"
+                         f"{'' if '.' not in os.path.basename(source) else ' (model files: .kir, .keras, .h5)'}")
     module = _load_module(target)
     fn = getattr(module, factory, None)
     if fn is None or not callable(fn):

@@ -1,0 +1,332 @@
+"""Keras model configs (functional, Sequential, nested, wrappers) -> kir models.
+
+Reading replays the saved layer calls as Keras' `functional_from_config` does: every layer is made
+first, then each layer's calls run in order as soon as their inputs exist. Node references differ
+between the two config flavours, and both are read:
+
+- Keras 3 (`inbound_nodes` of `{"args", "kwargs"}`): a reference `[layer, i, j]` counts only the calls
+  inside this model; in `input_layers`/`output_layers` a nested Functional's count starts at 1
+  (its own node is number 0).
+- tf.keras 2 (`inbound_nodes` of `[[layer, i, j, kwargs], ...]`): a nested Functional or Sequential's
+  count starts at 1 everywhere.
+
+Before anything is built, the whole config is surveyed, so a model with several layers kir lacks gets
+one error naming all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kir.errors import KirError, LoadError
+from kir.layers.base import Layer
+from kir.layers.input_layer import InputLayer
+from kir.layers.wrappers import Bidirectional, TimeDistributed
+from kir.models.functional import Model
+from kir.models.keras_files import layer_map, values
+from kir.models.sequential import Sequential
+
+_FUNCTIONAL = ("Functional", "Model")
+
+
+class UnsupportedLayersError(LoadError):
+    """A Keras model holds layers kir lacks; `layers` lists them as (name, class name, reason)."""
+
+    def __init__(self, message: str, layers: list[tuple[str, str, str]]) -> None:
+        super().__init__(message)
+        self.layers = layers
+
+
+class _NotReady(Exception):
+    """A call whose inputs do not exist yet (retried on the next round, as in Keras)."""
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise LoadError(message)
+
+
+def parts(entry: Any, where: str = "the config") -> tuple[str, Any, str]:
+    """(class name, config, name) of a serialized layer or model."""
+    _expect(isinstance(entry, dict) and isinstance(entry.get("class_name"), str),
+            f"{where}: expected a serialized layer (an object with class_name), got {str(entry)[:80]!r}")
+    config = entry.get("config")
+    cls = entry["class_name"]
+    if cls == "Sequential" and isinstance(config, list):  # Keras 2.2: the config is the list of layers
+        config = {"layers": config}
+    _expect(isinstance(config, dict), f"{where}: layer of class {cls} has no config object")
+    name = entry.get("name", config.get("name"))
+    if name is None and cls in layer_map.MODEL_CLASSES:
+        name = "sequential" if cls == "Sequential" else "model"
+    _expect(isinstance(name, str) and bool(name), f"{where}: a {cls} has no valid name ({name!r:.40})")
+    return cls, config, name
+
+
+def _list(config: dict[str, Any], key: str, where: str) -> list:
+    value = config.get(key)
+    _expect(isinstance(value, list), f"{where}: '{key}' must be a list, got {str(value)[:60]!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- reading
+class ConfigReader:
+    """Builds kir models from Keras configs; `orders` keeps each model's layers in config order (the
+    order Keras' weights file walks)."""
+
+    def __init__(self, flavour: str) -> None:
+        self.flavour = flavour
+        self.orders: dict[int, list[Layer]] = {}
+        self.unsupported: list[tuple[str, str, str]] = []
+        self.problems: list[str] = []
+
+    def read(self, entry: Any) -> Model:
+        self.survey(entry)
+        if self.unsupported:
+            listed = ", ".join(f"'{n}' ({c})" for n, c, _ in self.unsupported)
+            reasons = sorted({f"{c}: {r}" for _, c, r in self.unsupported if r != "kir has no such layer"})
+            message = (f"{len(self.unsupported)} layer(s) have no kir equivalent: {listed}"
+                       + (f" ({'; '.join(reasons)})" if reasons else "")
+                       + (f"; also: {'; '.join(self.problems)}" if self.problems else ""))
+            raise UnsupportedLayersError(message, list(self.unsupported))
+        if self.problems:
+            raise LoadError(f"the model uses what kir cannot run: {'; '.join(self.problems)}")
+        cls, _, _ = parts(entry)
+        _expect(cls in layer_map.MODEL_CLASSES, f"the file holds a {cls}, not a Functional or Sequential model")
+        model = self.layer(entry)
+        return model  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ survey
+    def survey(self, entry: Any) -> None:
+        cls, config, name = parts(entry)
+        if cls in layer_map.MODEL_CLASSES:
+            for sub in _list(config, "layers", f"model '{name}'"):
+                self.survey(sub)
+            return
+        reason = layer_map.unsupported_reason(cls, entry.get("module"), entry.get("registered_name"))
+        if reason is not None:
+            self.unsupported.append((name, cls.rsplit(">", 1)[-1], reason))
+            return
+        if cls == "InputLayer":
+            self.problems.extend(self._input_problems(config, name))
+            return
+        for key in layer_map.WRAPPED_KEYS:
+            if cls in layer_map.WRAPPERS and config.get(key) is not None:
+                self.survey(config[key])
+        self.problems.extend(layer_map.translate(cls, name, config, self.flavour)[1])
+
+    @staticmethod
+    def _input_problems(config: dict[str, Any], name: str) -> list[str]:
+        return [f"input '{name}': {key}=True is not supported ({layer_map.REFUSED[key]})"
+                for key in ("sparse", "ragged", "optional") if config.get(key)]
+
+    # ------------------------------------------------------------------ building
+    def layer(self, entry: Any) -> Layer:
+        cls, config, name = parts(entry)
+        if cls in _FUNCTIONAL:
+            layer: Layer = self.functional(config, name)
+        elif cls == "Sequential":
+            layer = self.sequential(config, name)
+        elif cls == "InputLayer":
+            layer = self.input_layer(config, name)
+        else:
+            kwargs, _ = layer_map.translate(cls, name, config, self.flavour)
+            try:
+                if cls == "TimeDistributed":
+                    layer = TimeDistributed(self.layer(config.get("layer")), **kwargs)
+                elif cls == "Bidirectional":
+                    layer = self.bidirectional(config, kwargs)
+                else:
+                    layer = layer_map.kir_classes()[cls](**kwargs)
+            except KirError as exc:
+                raise LoadError(f"layer '{name}' ({cls}): {exc}") from None
+        if config.get("trainable") is False:
+            layer.trainable = False
+        return layer
+
+    def input_layer(self, config: dict[str, Any], name: str) -> InputLayer:
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        _expect(isinstance(shape, list), f"input '{name}' has no batch_shape")
+        try:
+            return InputLayer(batch_shape=shape, dtype=values.policy_name(config.get("dtype")), name=name)
+        except KirError as exc:
+            raise LoadError(f"input '{name}': {exc}") from None
+
+    def bidirectional(self, config: dict[str, Any], kwargs: dict[str, Any]) -> Bidirectional:
+        """Keras 3 writes the forward copy as `layer` (named forward_<name>) and re-adds the prefix."""
+        cls, inner, name = parts(config.get("layer"), f"Bidirectional '{kwargs['name']}'")
+        renamed = {**config["layer"], "config": {**inner, "name": name.removeprefix("forward_")}}
+        renamed.pop("name", None)
+        backward = config.get("backward_layer")
+        return Bidirectional(self.layer(renamed), backward_layer=None if backward is None else self.layer(backward),
+                             **kwargs)
+
+    def sequential(self, config: dict[str, Any], name: str) -> Sequential:
+        model = Sequential(name=name)
+        order: list[Layer] = []
+        for index, entry in enumerate(_list(config, "layers", f"Sequential '{name}'")):
+            cls, sub, sub_name = parts(entry, f"Sequential '{name}'")
+            if cls == "InputLayer":
+                _expect(index == 0, f"Sequential '{name}': an InputLayer can only come first")
+                model.add(self.input_layer(sub, sub_name))
+                continue
+            shape = sub.get("batch_input_shape", sub.get("batch_shape"))
+            if index == 0 and isinstance(shape, list):  # Keras 2 without an InputLayer: '<first>_input'
+                dtype = "int32" if cls == "Embedding" else values.policy_name(sub.get("dtype"))
+                model.add(InputLayer(batch_shape=shape, dtype=dtype, name=f"{sub_name}_input"))
+            layer = self.layer(entry)
+            try:
+                model.add(layer)
+            except KirError as exc:
+                raise LoadError(f"Sequential '{name}', layer '{sub_name}' ({cls}): {exc}") from None
+            order.append(layer)
+        build_shape = config.get("build_input_shape")
+        if not model.inputs and order and isinstance(build_shape, list):
+            model.build(tuple(build_shape))
+        self.orders[id(model)] = order
+        return model
+
+    def functional(self, config: dict[str, Any], name: str) -> Model:
+        entries = _list(config, "layers", f"model '{name}'")
+        by_name: dict[str, tuple[Layer, str]] = {}
+        order: list[Layer] = []
+        for entry in entries:
+            cls, _, layer_name = parts(entry, f"model '{name}'")
+            _expect(layer_name not in by_name, f"model '{name}' lists two layers named '{layer_name}'")
+            layer = self.layer(entry)
+            by_name[layer_name] = (layer, cls)
+            order.append(layer)
+        legacy = any(isinstance(node, list) for entry in entries for node in entry.get("inbound_nodes") or [])
+        replay = _Replay(name, by_name, legacy)
+        replay.run(entries)
+        inputs, single_in = replay.io(config.get("input_layers"), "input_layers")
+        outputs, single_out = replay.io(config.get("output_layers"), "output_layers")
+        try:
+            model = Model(inputs=inputs[0] if single_in else inputs, outputs=outputs[0] if single_out else outputs,
+                          name=name)
+        except KirError as exc:
+            raise LoadError(f"model '{name}': {exc}") from None
+        self.orders[id(model)] = order
+        return model
+
+
+class _Replay:
+    """The layer calls of one functional config, replayed in Keras' order."""
+
+    def __init__(self, model: str, layers: dict[str, tuple[Layer, str]], legacy: bool) -> None:
+        self.model, self.layers, self.legacy = model, layers, legacy
+        self.produced: dict[tuple[str, int], list] = {}
+        self.calls: dict[str, int] = {}
+        for name, (layer, _) in layers.items():
+            if isinstance(layer, InputLayer):
+                self.produced[(name, 0)] = [layer.output]
+
+    def _shift(self, name: str, io: bool) -> int:
+        """How many of the layer's node numbers precede the calls inside this model."""
+        cls = self.layers[name][1]
+        if self.legacy:
+            return 1 if cls in layer_map.MODEL_CLASSES else 0
+        return 1 if io and cls in _FUNCTIONAL else 0
+
+    def tensor(self, ref: Any, io: bool = False) -> Any:
+        _expect(isinstance(ref, list) and len(ref) >= 3 and isinstance(ref[0], str)
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in ref[1:3]),
+                f"model '{self.model}': bad tensor reference {str(ref)[:80]!r}")
+        name, node, index = ref[0], ref[1], ref[2]
+        _expect(name in self.layers, f"model '{self.model}' refers to layer '{name}', which it does not list")
+        key = (name, node - self._shift(name, io))
+        if key not in self.produced:
+            _expect(node - self._shift(name, io) >= 0 and not io,
+                    f"model '{self.model}': no call {node} of layer '{name}' exists")
+            raise _NotReady
+        outputs = self.produced[key]
+        _expect(0 <= index < len(outputs), f"model '{self.model}': call {node} of '{name}' has no output {index}")
+        return outputs[index]
+
+    def _value(self, value: Any) -> Any:
+        """A Keras 3 call argument with its serialized tensors resolved."""
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            history = (value.get("config") or {}).get("keras_history")
+            return self.tensor(history)
+        if isinstance(value, dict) and value.get("class_name") == "__tuple__":
+            return self._value((value.get("config") or {}).get("value"))
+        if isinstance(value, list):
+            return [self._value(v) for v in value]
+        return value
+
+    def _call_arguments(self, node: Any, name: str) -> tuple[list, bool, dict[str, Any]]:
+        if isinstance(node, list):  # tf.keras 2: [[layer, node, tensor, kwargs], ...]
+            tensors = [self.tensor(ref) for ref in node]
+            kwargs = next((ref[3] for ref in node if isinstance(ref, list) and len(ref) > 3), {})
+            _expect(isinstance(kwargs, dict), f"model '{self.model}': bad call arguments of layer '{name}'")
+            return tensors, len(tensors) > 1, dict(kwargs)
+        _expect(isinstance(node, dict), f"model '{self.model}': bad call of layer '{name}': {str(node)[:80]!r}")
+        args = self._value(node.get("args") or [])
+        kwargs = self._value(node.get("kwargs") or {})
+        _expect(isinstance(kwargs, dict), f"model '{self.model}': bad call arguments of layer '{name}'")
+        _expect(isinstance(args, list) and len(args) == 1,
+                f"model '{self.model}': layer '{name}' is called with {len(args) if isinstance(args, list) else 0} "
+                f"positional arguments; kir layers take one tensor or a list of tensors")
+        first = args[0]
+        return (list(first), True, kwargs) if isinstance(first, list) else ([first], False, kwargs)
+
+    def _call(self, name: str, node: Any) -> None:
+        layer = self.layers[name][0]
+        tensors, many, kwargs = self._call_arguments(node, name)
+        for key in list(kwargs):
+            value = kwargs[key]
+            if value is None or (key == "training" and value is False) or (key == "mask" and not value):
+                del kwargs[key]
+            elif key in ("training", "mask"):
+                raise LoadError(f"model '{self.model}': layer '{name}' is called with {key}={str(value)[:40]}; kir "
+                                f"runs every layer in inference mode without masks")
+        from kir.layers.tensor import KTensor
+
+        _expect(all(isinstance(t, KTensor) for t in tensors),
+                f"model '{self.model}': layer '{name}' is called on something other than tensors")
+        try:
+            layer(tensors if many or layer.takes_list else tensors[0], **kwargs)
+        except KirError as exc:
+            raise LoadError(f"model '{self.model}': calling layer '{name}' failed: {exc}") from None
+        count = self.calls.get(name, 0)
+        self.produced[(name, count)] = list(layer._inbound_nodes[-1].outputs)
+        self.calls[name] = count + 1
+
+    def run(self, entries: list) -> None:
+        pending = {}
+        for entry in entries:
+            _, _, name = parts(entry)
+            nodes = entry.get("inbound_nodes") or []
+            _expect(isinstance(nodes, list), f"model '{self.model}': inbound_nodes of '{name}' must be a list")
+            if nodes and not isinstance(self.layers[name][0], InputLayer):
+                pending[name] = list(nodes)
+        while pending:
+            progress = False
+            for name in list(pending):
+                nodes = pending[name]
+                while nodes:
+                    try:
+                        self._call(name, nodes[0])
+                    except _NotReady:
+                        break
+                    nodes.pop(0)
+                    progress = True
+                if not nodes:
+                    del pending[name]
+            _expect(progress, f"model '{self.model}': the calls of {', '.join(sorted(pending))} refer to calls that "
+                              f"never happen (a loop or a missing layer)")
+
+    def io(self, spec: Any, key: str) -> tuple[list, bool]:
+        """The tensors of `input_layers` / `output_layers`, and whether the model takes/returns one."""
+        if isinstance(spec, dict):
+            spec = list(spec.values())
+        _expect(isinstance(spec, list) and bool(spec), f"model '{self.model}': '{key}' is missing or empty")
+        if isinstance(spec[0], str):
+            return [self._io_tensor(spec)], True
+        tensors = [self._io_tensor(ref) for ref in spec]
+        return tensors, self.legacy and len(tensors) == 1
+
+    def _io_tensor(self, ref: Any) -> Any:
+        try:
+            return self.tensor(ref, io=True)
+        except _NotReady:  # pragma: no cover - tensor() raises LoadError for io references
+            raise LoadError(f"model '{self.model}': {ref!r:.60} names a call that never happens") from None
