@@ -5,6 +5,11 @@ eagerly on numpy arrays and inside kir's TensorFlow training program on ``tf.Ten
 op dispatches on its arguments: if any is a ``tf.Tensor``/``tf.Variable`` the TensorFlow
 implementation runs, otherwise numpy. TensorFlow is never imported here: a TF tensor can only
 exist once TensorFlow is already in ``sys.modules``.
+
+The same ops work on kir's symbolic tensors (a layer output in a functional model, a value
+inside a traced ``Lambda`` or ``call()``): an argument with a ``__kir_op__(name, args, kwargs,
+env)`` method gets the call, by name, and records it in the graph (kir/layers/kops.py; see
+docs/tracing.md). This module imports nothing of kir.layers for that: it is duck typing.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 _EPSILON = 1e-7
 _FLOATX = "float32"
+_IMAGE_DATA_FORMAT = "channels_last"
 
 Axis = int | Sequence[int] | None
 
@@ -44,6 +50,20 @@ def set_floatx(value: str) -> None:
 
 def backend() -> str:
     return "kir"
+
+
+def image_data_format() -> str:
+    """'channels_last' (kir's layers default to it, as Keras' do)."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    global _IMAGE_DATA_FORMAT
+    if data_format not in ("channels_last", "channels_first"):
+        from kir.errors import ConfigError
+
+        raise ConfigError(f"data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    _IMAGE_DATA_FORMAT = data_format
 
 
 # ----------------------------------------------------------------------------- dispatch
@@ -612,4 +632,65 @@ def sparse_categorical_crossentropy(
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=output)
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "sys", "np")]
+# ----------------------------------------------------------------------------- random, ranges
+
+
+def random_normal(shape: Sequence[int], mean: float = 0.0, stddev: float = 1.0, dtype: str | None = None,
+                  seed: int | None = None):
+    """Normal samples of `shape`; inside traced code, a graph op drawing on every run."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(mean, stddev, tuple(int(d) for d in shape)).astype(dtype or _FLOATX)
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str = "int32"):
+    """[start, stop) by step, like np.arange (Keras' argument order); `stop` may be K.shape(t)[i]."""
+    if stop is None:
+        start, stop = 0, start
+    return np.arange(start, stop, step).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- symbolic dispatch
+
+
+def _symbolic(values: Any, depth: int = 0):
+    """The arguments (in lists and tuples too) that are kir symbolic values, in order."""
+    for x in values:
+        if hasattr(type(x), "__kir_op__"):
+            yield x
+        elif depth < 3 and isinstance(x, (list, tuple)):
+            yield from _symbolic(x, depth + 1)
+
+
+def _tracing():
+    """The tracer recording kir layer code right now, if any (kir.layers loaded it; not imported
+    here): what `random_normal` with a static shape records into."""
+    trace = sys.modules.get("kir.layers.trace")
+    return None if trace is None else trace.active()
+
+
+def _dispatching(name: str, fn):
+    def op(*args: Any, **kwargs: Any):
+        candidates = [*_symbolic(args), *_symbolic(kwargs.values())]
+        if not candidates and name == "random_normal":
+            candidates = [t for t in [_tracing()] if t is not None]
+        for sym in candidates:  # a weight outside traced code declines: its numpy value is used
+            out = sym.__kir_op__(name, args, kwargs, {"epsilon": _EPSILON, "floatx": _FLOATX})
+            if out is not NotImplemented:
+                return out
+        return fn(*args, **kwargs)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = fn.__doc__
+    op.__wrapped__ = fn
+    return op
+
+
+_NOT_DISPATCHED = ("epsilon", "set_epsilon", "floatx", "set_floatx", "backend", "image_data_format",
+                   "set_image_data_format")
+for _name, _fn in list(globals().items()):
+    if callable(_fn) and not _name.startswith("_") and getattr(_fn, "__module__", None) == __name__ \
+            and _name not in _NOT_DISPATCHED and not isinstance(_fn, type):
+        globals()[_name] = _dispatching(_name, _fn)
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "sys", "np", "builtins",
+                                                                    "Any", "Sequence", "Axis")]

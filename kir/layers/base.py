@@ -16,6 +16,7 @@ from kir.ir import ops
 from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
 from kir.layers.node import Node
 from kir.layers.tensor import KTensor
+from kir.layers.variable import Variable
 
 if TYPE_CHECKING:
     from kir.ir.graph import Graph, Ref
@@ -37,6 +38,8 @@ def weights_epoch() -> int:
 def bump_weights_epoch() -> None:
     _weights_epoch[0] += 1
 
+_IGNORED_WEIGHT_ARGS = {"autocast", "aggregation", "synchronization", "overwrite_with_gradient", "use_resource",
+                        "experimental_autocast", "partitioner", "caching_device", "getter"}
 _BASE_ARGS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size",
               "input_dim", "input_length", "weights")
 
@@ -79,6 +82,8 @@ class Layer:
             else:
                 config[key] = value
         obj._config_args = config
+        obj._traces = {}
+        obj._spec_traces = {}
         return obj
 
     def __init__(
@@ -149,24 +154,54 @@ class Layer:
         return {}
 
     # ------------------------------------------------------------------ weights
-    def build(self, input_specs: list[TensorSpec]) -> None:
-        """Create weights for inputs of these specs (called once, on the first call)."""
+    def build(self, input_specs: Any) -> None:
+        """Create weights for inputs of these specs (called once, on the first call). A layer
+        that defines `call()` gets Keras' argument instead: the input shape (a tuple, or a list of
+        tuples when called on a list)."""
 
-    def build_once(self, input_specs: list[TensorSpec]) -> None:
+    def build_once(self, input_specs: list[TensorSpec], many: bool | None = None) -> None:
         """Build on the first call (and load `weights=` given to the constructor)."""
         if not self.built:
-            self.build(input_specs)
+            if self._is_traced():
+                shapes = [tuple(s.shape) for s in input_specs]
+                self.build(shapes if many or (many is None and len(shapes) > 1) else shapes[0])
+            else:
+                self.build(input_specs)
             self.built = True
             if self._initial_weights is not None:
                 self.set_weights(self._initial_weights)
 
-    def add_weight(self, name: str, shape: Sequence[int], initializer: str = "glorot_uniform",
-                   trainable: bool = True) -> np.ndarray:
-        value = initializers.initialize(initializer, tuple(shape))
-        self._weights[name] = value
-        self._trainable_weight[name] = trainable
+    def add_weight(self, name: Any = None, shape: Sequence[int] | None = None, initializer: Any = None,
+                   trainable: bool = True, dtype: Any = None, regularizer: Any = None, constraint: Any = None,
+                   **kwargs: Any) -> Variable:
+        """Create weight `name` of `shape` drawn by `initializer` (Keras' default glorot_uniform for
+        floats, zeros otherwise) and return its `Variable`. Keras 3's keyword form
+        `add_weight(shape=..., initializer=..., trainable=..., name=...)` and its positional shape
+        work too."""
+        if shape is None and name is not None and not isinstance(name, str):
+            name, shape = None, name
+        unknown = set(kwargs) - _IGNORED_WEIGHT_ARGS
+        if unknown or regularizer is not None or constraint is not None:
+            what = sorted(unknown) or ["regularizer" if regularizer is not None else "constraint"]
+            raise ConfigError(f"layer '{self.name}': add_weight argument '{what[0]}' is not supported by kir")
+        if shape is None:
+            raise ConfigError(f"layer '{self.name}': add_weight needs shape=...")
+        dtype = normalize_dtype(dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.startswith("float") else "zeros"
+        name = self._free_weight_name(name or "variable")
+        value = initializers.initialize(initializer, tuple(int(d) for d in shape))
+        self._weights[name] = value if dtype == "float32" else value.astype(dtype)
+        self._trainable_weight[name] = bool(trainable)
         bump_weights_epoch()
-        return value
+        return Variable(self, name)
+
+    def _free_weight_name(self, base: str) -> str:
+        name, n = base, 0
+        while name in self._weights:
+            n += 1
+            name = f"{base}_{n}"
+        return name
 
     def weight_names(self) -> list[str]:
         """This layer's own weights in Keras' order (sub-layers' are not included)."""
@@ -203,7 +238,12 @@ class Layer:
         return self._trainable_weight.get(name, True)
 
     def sublayers(self) -> list[Layer]:
-        """Layers whose weights this layer owns too (wrappers, nested models)."""
+        """Layers whose weights this layer owns too (wrappers, nested models; for a layer that
+        defines `call()`, the layers held in its attributes or used by its traced calls)."""
+        if self._is_traced():
+            from kir.layers.trace import tracked_layers
+
+            return tracked_layers(self)
         return []
 
     def _weight_slots(self) -> list[tuple[Layer, str]]:
@@ -257,7 +297,21 @@ class Layer:
         return (id(self), self._weights_version, tuple(s.weights_version() for s in self.sublayers()))
 
     # ------------------------------------------------------------------ calling
+    def call(self, inputs: Any, **kwargs: Any) -> Any:
+        """Keras' forward pass. A subclass that defines it is traced: calling the layer runs it on
+        symbolic tensors and records the kir.backend ops and tensor operators it applies as IR
+        primitives (docs/tracing.md); kir's own layers describe their op instead (`op_type`)."""
+        raise NotImplementedError(f"layer '{self.name}' ({type(self).__name__}) has no call()")
+
+    def _is_traced(self) -> bool:
+        """Whether this layer's class defines `call()` (so its calls are traced)."""
+        return type(self).call is not Layer.call
+
     def __call__(self, inputs: KTensor | Sequence[KTensor], **kwargs: Any) -> KTensor | list[KTensor]:
+        from kir.layers import trace
+
+        if self._is_traced() or trace.involved(inputs):
+            return trace.call_layer(self, inputs, kwargs)
         if kwargs:
             key = next(iter(kwargs))
             raise ConfigError(f"layer '{self.name}': call argument '{key}' is not supported by kir")
@@ -286,10 +340,15 @@ class Layer:
         return tensors
 
     def _accepts_several(self) -> bool:
-        return False
+        return self._is_traced()
 
     def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
-        """Output specs by the op registry's rule, checked against this layer's weights."""
+        """Output specs by the op registry's rule, checked against this layer's weights (a traced
+        layer's: those of its trace on inputs of these specs)."""
+        if self._is_traced():
+            from kir.layers.trace import trace_of
+
+            return trace_of(self, None, input_specs).output_specs
         param_shapes = {n: tuple(self.get_weight(n).shape) for n in self.weight_names()}
         return ops.infer(self.op_type, self.ir_attrs(), input_specs, param_shapes, where=self._where())
 
@@ -301,7 +360,13 @@ class Layer:
         return out[0] if len(out) == 1 else out
 
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
-        """Lower one call into IR vertices; most layers are exactly one op."""
+        """Lower one call into IR vertices; most layers are exactly one op, a traced layer is the
+        primitives its trace recorded."""
+        if self._is_traced():
+            from kir.layers.trace import trace_of
+
+            trace = trace_of(self, node, [emitter.graph.spec(r) for r in inputs])
+            return trace.emit(self, emitter, inputs, self._vertex_name(node))
         return emitter.layer_op(self, inputs, name=self._vertex_name(node))
 
     def step_graph(self, emitter: Emitter, step_inputs: Sequence[TensorSpec]) -> Graph:

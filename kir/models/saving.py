@@ -17,6 +17,12 @@ A functional model's config lists its `layers` (objects) and its `nodes` in call
 with inbound links `[layer name, node index, tensor index]` as Keras' functional config has them;
 a Sequential's config lists its `input` and stacked `layers`. Layers held inside another layer's
 config (TimeDistributed's layer, Bidirectional's layer) are written as `{"__layer__": <object>}`.
+
+A layer whose computation is traced user code (a `Lambda`, a subclassed layer with `call()`, the
+layers tensor operators make) is written as class `TracedLayer` (format version 2): its `weights`
+(name, shape, dtype, trainable), its sub-layers (`layers`, objects) and the trace of each call
+(`calls`: the IR primitive steps with their JSON attrs, see docs/tracing.md). Loading replays the
+traces, so it runs none of the user's code and needs none of it importable.
 """
 
 from __future__ import annotations
@@ -35,13 +41,17 @@ import numpy as np
 from kir.errors import ConfigError, ExportError, KirError, LoadError
 from kir.layers.base import Layer
 from kir.layers.input_layer import InputLayer
+from kir.layers.lambda_layer import TracedLayer
+from kir.layers.trace import trace_json
 from kir.models.functional import Model
 from kir.models.ordering import replay_order
 from kir.models.sequential import Sequential
 from kir.version import __version__
 
 FORMAT = "kir-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+TRACED_VERSION = 2
+"""Files holding traced layers are version 2; the others stay version 1 (older kir reads them)."""
 CONFIG_ENTRY = "model.json"
 _LAYER_KEY = "__layer__"
 _MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -55,9 +65,10 @@ def class_registry() -> dict[str, type[Layer]]:
 
     classes: dict[str, type[Layer]] = {}
     for obj in vars(layers_module).values():
-        if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer and obj.__module__.startswith("kir."):
+        if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer and obj.__module__.startswith("kir.") \
+                and obj.call is Layer.call:  # traced classes (Lambda) are stored as TracedLayer, never by name
             classes[obj.__name__] = obj
-    classes.update({"InputLayer": InputLayer, "Model": Model, "Sequential": Sequential})
+    classes.update({"InputLayer": InputLayer, "Model": Model, "Sequential": Sequential, "TracedLayer": TracedLayer})
     return classes
 
 
@@ -69,11 +80,14 @@ class _Writer:
         self.registry = class_registry()
         self.ids: dict[int, int] = {}
         self.objects: list[Layer] = []
+        self.traced = False
 
     def obj(self, layer: Layer) -> dict[str, Any]:
         if id(layer) in self.ids:
             return {"ref": self.ids[id(layer)]}
         cls_name = type(layer).__name__
+        if layer._is_traced():
+            return self.traced_layer(layer)
         if self.registry.get(cls_name) is not type(layer):
             raise ConfigError(
                 f"layer '{layer.name}' is a {type(layer).__module__}.{cls_name}, not one of kir's own classes; "
@@ -91,6 +105,26 @@ class _Writer:
             config = {k: v for k, v in layer.get_config().items() if k != "weights"}
             entry["config"] = {k: self.value(v, layer, k) for k, v in config.items()}
         return entry
+
+    def traced_layer(self, layer: Layer) -> dict[str, Any]:
+        """A traced layer as a TracedLayer: its weights, sub-layers and the distinct traces of its
+        calls (never its code)."""
+        number = len(self.objects)
+        self.ids[id(layer)] = number
+        self.objects.append(layer)
+        self.traced = True
+        sublayers = layer.sublayers()
+        traces = [trace for _, trace in layer._traces.values()] + list(layer._spec_traces.values())
+        calls: dict[str, dict[str, Any]] = {}
+        for trace in traces:
+            data = trace_json(trace, layer, sublayers)
+            calls.setdefault(json.dumps(data, sort_keys=True, default=repr), data)
+        weights = [{"name": n, "shape": list(layer.get_weight(n).shape), "dtype": layer.get_weight(n).dtype.name,
+                    "trainable": layer.weight_trainable(n)} for n in layer.weight_names()]
+        config = {"name": layer.name, "traced_class": getattr(layer, "traced_class", None) or type(layer).__name__,
+                  "weights": weights, "layers": sublayers, "calls": list(calls.values())}
+        return {"id": number, "class_name": "TracedLayer", "trainable": bool(layer.trainable),
+                "config": {k: self.value(v, layer, k) for k, v in config.items()}}
 
     def value(self, value: Any, layer: Layer, key: str) -> Any:
         """A JSON-able form of one constructor argument (nested layers become objects)."""
@@ -177,7 +211,7 @@ def serialize(model: Model) -> tuple[dict[str, Any], list[np.ndarray]]:
     table = list(_weight_table(writer.objects))
     doc = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": TRACED_VERSION if writer.traced else 1,
         "kir_version": __version__,
         "model": description,
         "weights": [entry for entry, _ in table],
