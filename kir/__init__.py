@@ -14,7 +14,8 @@ def __getattr__(name: str):
     """Lazy submodules that may pull in heavier code (training, backends)."""
     import importlib
 
-    if name in {"backend", "backends", "losses", "optimizers", "metrics", "callbacks", "passes", "ir"}:
+    if name in {"backend", "backends", "losses", "optimizers", "metrics", "callbacks", "passes", "ir",
+                "regularizers"}:
         return importlib.import_module(f"kir.{name}")
     raise AttributeError(f"module 'kir' has no attribute '{name}'")
 

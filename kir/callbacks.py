@@ -213,7 +213,7 @@ class Progbar:
         for k, v in (values or {}).items():
             if k not in self._order:
                 self._order.append(k)
-            self._values[k] = float(v)
+            self._values[k] = float(np.mean(v))  # a metric over several thresholds shows its mean, as Keras
         now = time.time()
         per_step = self._step_time(current, now)
         if self.verbose == 1:

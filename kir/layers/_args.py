@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING, Any
 
-from kir import activations, initializers
+from kir import activations, initializers, regularizers
 from kir.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -12,21 +13,77 @@ if TYPE_CHECKING:
 
 
 def int_tuple(value: Any, n: int, what: str, layer: str) -> list[int]:
-    """`3` -> [3, 3]; `(3, 1)` -> [3, 1]; refuses non-positive or wrong-length values."""
-    items = [value] * n if isinstance(value, int) and not isinstance(value, bool) else list(value)
-    if len(items) != n or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in items):
+    """`3` -> [3, 3]; `(3, 1)` -> [3, 1] (numpy integers count); refuses non-positive or wrong-length values."""
+    try:
+        items = [value] * n if _is_int(value) else list(value)
+    except TypeError:
+        items = []
+    if len(items) != n or any(not _is_int(v) or v <= 0 for v in items):
         raise ConfigError(f"{layer}: {what} must be a positive int or a tuple of {n} positive ints, got {value!r}")
     return [int(v) for v in items]
 
 
-def kernel_args(layer: Layer, activation: Any, use_bias: Any, kernel_initializer: Any,
-                bias_initializer: Any) -> None:
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def rate(value: Any, what: str) -> float:
+    """A fraction in [0, 1) (Python or numpy number), as Dropout's `rate` and the RNNs' dropouts."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ConfigError(f"{what} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def kernel_args(layer: Layer, activation: Any, use_bias: Any, kernel_initializer: Any, bias_initializer: Any,
+                kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                activity_regularizer: Any = None) -> None:
     """Set the arguments every layer with a kernel and an optional bias takes (Dense, Conv1D/2D,
-    the RNNs): `activation`, `use_bias`, `kernel_initializer`, `bias_initializer`."""
+    the RNNs): `activation`, `use_bias`, the kernel/bias initializers and regularizers and the
+    activity regularizer."""
     layer.activation = activations.get(activation, layer.name)  # type: ignore[attr-defined]
     layer.use_bias = bool(use_bias)  # type: ignore[attr-defined]
-    layer.kernel_initializer = initializers.get(kernel_initializer)  # type: ignore[attr-defined]
-    layer.bias_initializer = initializers.get(bias_initializer)  # type: ignore[attr-defined]
+    initializer_args(layer, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)
+    regularizer_args(layer, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                     activity_regularizer=activity_regularizer)
+
+
+def _set(layer: Layer, module: Any, args: dict[str, Any]) -> None:
+    """layer.<name> = module.get(value) for each argument; an object given to the constructor is kept
+    in the layer's config as Keras' `{"class_name": ..., "config": ...}`, so configs stay JSON."""
+    config = getattr(layer, "_config_args", {})
+    for name, value in args.items():
+        try:
+            setattr(layer, name, module.get(value))
+        except ConfigError as exc:
+            raise ConfigError(f"{type(layer).__name__} '{layer.name}': {name}: {exc}") from None
+        if name in config:
+            config[name] = module.serialize(config[name])
+
+
+def initializer_args(layer: Layer, **args: Any) -> None:
+    """Resolve initializer arguments (`kernel_initializer=RandomNormal(stddev=0.01)`, 'orthogonal', ...)."""
+    _set(layer, initializers, args)
+
+
+def regularizer_args(layer: Layer, **args: Any) -> None:
+    """Resolve regularizer arguments (`kernel_regularizer=l2(0.01)`, 'l1', None)."""
+    _set(layer, regularizers, args)
+
+
+_REGULARIZER_OF = {"recurrent_kernel": "recurrent_regularizer"}
+
+
+def weight_regularizers(layer: Layer) -> dict[str, Any]:
+    """weight name -> the regularizer that penalizes it: `layer._weight_regularizers[name]` if set (where
+    `add_weight(regularizer=...)` would record one), else the layer's `<weight>_regularizer` argument
+    (`kernel` -> `kernel_regularizer`, `recurrent_kernel` -> `recurrent_regularizer`, ...)."""
+    own = getattr(layer, "_weight_regularizers", {})
+    out = {}
+    for weight in layer.weight_names():
+        reg = own.get(weight) or getattr(layer, _REGULARIZER_OF.get(weight, f"{weight}_regularizer"), None)
+        if reg is not None:
+            out[weight] = reg
+    return out
 
 
 def padding(value: Any, layer: str, allowed: tuple[str, ...] = ("valid", "same")) -> str:

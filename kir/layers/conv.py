@@ -15,8 +15,9 @@ class _Conv(Layer):
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
-                 use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
-                 bias_initializer: str = "zeros", **kwargs: Any):
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.filters = _args.int_tuple(filters, 1, "filters", where)[0]
@@ -30,7 +31,8 @@ class _Conv(Layer):
             from kir.errors import ConfigError
 
             raise ConfigError(f"{where}: groups={groups} is not supported by kir; use groups=1")
-        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         x = input_specs[0]

@@ -16,10 +16,13 @@ class Dense(Layer):
     """`activation(x @ kernel + bias)` on the last axis."""
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", bias_initializer: str = "zeros", **kwargs: Any):
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, f"Dense '{self.name}': units")
-        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         spec = input_specs[0]
@@ -54,11 +57,9 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, seed: int | None = None,
                  **kwargs: Any):
         super().__init__(**kwargs)
-        if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ConfigError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else list(noise_shape)
-        self.seed = seed
+        self.rate = _args.rate(rate, f"Dropout '{self.name}': rate")
+        self.noise_shape = None if noise_shape is None else [None if d is None else int(d) for d in noise_shape]
+        self.seed = None if seed is None else int(seed)
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

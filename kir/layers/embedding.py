@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from kir import initializers
 from kir.errors import check_positive_int
 from kir.ir.spec import TensorSpec
+from kir.layers import _args
 from kir.layers.base import Layer
 
 
 class Embedding(Layer):
     """`Embedding(input_dim=10000, output_dim=512, input_length=100)`; `input_length` declares the input shape."""
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: str = "uniform",
-                 mask_zero: bool = False, input_length: int | None = None, **kwargs: Any):
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, activity_regularizer: Any = None, mask_zero: bool = False,
+                 input_length: int | None = None, **kwargs: Any):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
         self.input_dim = check_positive_int(input_dim, f"Embedding '{self.name}': input_dim")
         self.output_dim = check_positive_int(output_dim, f"Embedding '{self.name}': output_dim")
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        _args.initializer_args(self, embeddings_initializer=embeddings_initializer)
+        _args.regularizer_args(self, embeddings_regularizer=embeddings_regularizer,
+                               activity_regularizer=activity_regularizer)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length
 

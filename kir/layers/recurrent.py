@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kir import activations, initializers
+from kir import activations
 from kir.errors import ConfigError, ShapeError, check_positive_int
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
@@ -17,19 +17,21 @@ class _RNN(Layer):
     gates: ClassVar[int] = 1
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
-                 kernel_initializer: str = "glorot_uniform", recurrent_initializer: str = "orthogonal",
-                 bias_initializer: str = "zeros", dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.units = check_positive_int(units, f"{where}: units")
-        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= float(rate) < 1:
-                raise ConfigError(f"{where}: {what} must be in [0, 1), got {rate!r}")
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer)
+        _args.initializer_args(self, recurrent_initializer=recurrent_initializer)
+        _args.regularizer_args(self, recurrent_regularizer=recurrent_regularizer)
+        self.dropout = _args.rate(dropout, f"{where}: dropout")
+        self.recurrent_dropout = _args.rate(recurrent_dropout, f"{where}: recurrent_dropout")
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards = bool(go_backwards)
         if stateful:

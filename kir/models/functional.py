@@ -20,6 +20,7 @@ from kir.models.ordering import keras_layer_order, post_order
 if TYPE_CHECKING:
     from kir.ir.graph import Graph, Ref
     from kir.layers.emitter import Emitter
+    from kir.training.protocol import ExtraLosses
 
 
 def as_list(x: Any) -> list:
@@ -186,6 +187,79 @@ class Model(Layer):
             raise GraphError(f"model '{self.name}' has no inputs yet; give its first layer input_shape=... "
                              f"or call it on data first")
 
+    def _require_compilable(self) -> None:
+        """compile() needs the outputs known (a Sequential without an input shape builds later)."""
+        self._require_built()
+
+    # ---------------------------------------------------------------- add_loss and regularization
+    def add_loss(self, losses: Any) -> None:
+        """Keras' `model.add_loss`: symbolic tensors of this model's graph (a list, or a function
+        returning them, called now) whose sums are added to the training loss each step and
+        reported in `loss`. Then `compile()` needs no loss and `fit(x)` no targets."""
+        if callable(losses) and not isinstance(losses, KTensor):
+            losses = losses()
+        items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        for t in items:
+            if not isinstance(t, KTensor):
+                raise ConfigError(f"Model '{self.name}'.add_loss takes symbolic tensors computed from the model's "
+                                  f"inputs (layer outputs, or kir.backend ops on them), got {type(t).__name__}")
+        self._require_built()
+        added = self.losses + items
+        try:
+            self._with_outputs(added)  # checks the tensors are computed from the model's inputs
+        except GraphError as exc:
+            raise GraphError(f"Model '{self.name}'.add_loss: {exc}") from None
+        self._added_losses = added
+
+    @property
+    def losses(self) -> list[KTensor]:
+        """The tensors given to `add_loss` (regularizer penalties are added by training itself)."""
+        return list(getattr(self, "_added_losses", []))
+
+    def training_graph(self) -> tuple[Graph, ExtraLosses]:
+        """The graph fit/evaluate run and the penalties they add to the loss: weight regularizers
+        of trainable weights, activity regularizers of the model's layer calls, add_loss tensors.
+        Without activity regularizers and add_loss it is the model's own graph."""
+        from kir.layers._args import weight_regularizers
+        from kir.training.protocol import ExtraLosses
+
+        self._require_built()
+        added = self.losses
+        base = self._with_outputs(added)
+        activity = [(t, node.layer.activity_regularizer) for node in base._nodes
+                    if getattr(node.layer, "activity_regularizer", None) is not None for t in node.outputs]
+        top = {id(node.layer) for node in base._nodes}
+        inner = [lay for lay, _ in base._weight_slots() if id(lay) not in top
+                 and getattr(lay, "activity_regularizer", None) is not None]
+        if inner:
+            raise ConfigError(f"layer '{inner[0].name}' has an activity_regularizer but is inside a nested model or "
+                              f"wrapper of model '{self.name}'; kir applies activity regularizers to the layers "
+                              f"the model calls itself")
+        model = self._with_outputs([t for t, _ in activity] + added)
+        graph = model.to_graph()
+        weights = []
+        for layer, name in model._weight_slots():
+            reg = weight_regularizers(layer).get(name)
+            if reg is not None:
+                key = graph.store.register((id(layer), name), f"{layer.name}/{name}", layer.get_weight(name))
+                if graph.store.is_trainable(key):
+                    weights.append((key, reg))
+        n, k = len(self.outputs), len(activity)
+        return graph, ExtraLosses(n, tuple(weights), tuple((n + i, reg) for i, (_, reg) in enumerate(activity)),
+                                  tuple(range(n + k, n + k + len(added))))
+
+    def _with_outputs(self, extra: list[KTensor]) -> Model:
+        """This model, or (cached) one over the same inputs whose outputs continue with `extra`."""
+        if not extra:
+            return self
+        key = (tuple(map(id, self.inputs + self.outputs + extra)), self.trainable)
+        cache = self.__dict__.setdefault("_training_models", {})
+        if key not in cache:
+            if len(cache) > 4:
+                cache.clear()
+            cache[key] = Model(self.inputs, self.outputs + extra, name=self.name, trainable=self.trainable)
+        return cache[key]
+
     def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
         from kir.ir.shapes import call_specs
 
@@ -243,10 +317,38 @@ class Model(Layer):
                       show_trainable=show_trainable)
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Write the native `.kir` format (JSON graph + numpy weights, no pickle)."""
+        """Write `m.keras` as a Keras 3 archive (`keras.models.load_model` opens it), any other name in
+        the native `.kir` format (JSON graph + numpy weights, no pickle)."""
+        import os
+
+        path = os.fspath(filepath)
+        if path.endswith(".weights.h5"):
+            raise ConfigError(f"'{path}' names a weights file; use model.save_weights('{path}'), or save the "
+                              f"whole model as '.keras' or '.kir'")
+        if path.endswith(".keras"):
+            from kir.models.keras_files import save_keras
+
+            save_keras(self, filepath, overwrite=overwrite)
+            return
         from kir.models.saving import save_model
 
         save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Write the weights in Keras 3's `.weights.h5` layout (Keras' `load_weights` reads it)."""
+        from kir.models.keras_files import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
+        """Read weights saved by `save_weights` here or in Keras (`.weights.h5`, legacy `.h5`, `.keras`)."""
+        from kir.errors import ConfigError
+        from kir.models.keras_files import load_weights
+
+        if skip_mismatch:
+            raise ConfigError(f"model '{self.name}': load_weights(skip_mismatch=True) is not supported; kir loads "
+                              f"every weight or none")
+        load_weights(self, filepath)
 
     def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> Any:
         """Write an ONNX model (see kir.backends.onnx.export for the options)."""

@@ -123,11 +123,39 @@ class Sequential(Model):
             self._rebuild()
 
     def _ensure_built_for(self, x: Any) -> None:
-        if self._input_tensor is None and self._stack:
-            arr = np.asarray(as_list(x)[0])
-            self.build((None,) + arr.shape[1:])
+        """Keras 3's deferred build: a stack declared without an input shape takes it from the first
+        data it is fitted, evaluated or predicted on (batch dimension left free)."""
+        if self._input_tensor is None and self._stack and x is not None:
+            items = as_list(x)
+            if len(items) != 1:
+                raise GraphError(f"Sequential '{self.name}' takes one input, got {len(items)} arrays")
+            arr = items[0] if hasattr(items[0], "shape") else np.asarray(items[0])
+            if len(arr.shape) == 0:
+                raise GraphError(f"Sequential '{self.name}': cannot build from a scalar input; pass an array "
+                                 f"with a batch dimension")
+            self.build((None,) + tuple(arr.shape[1:]))
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        """Calling a stack declared without an input shape on a tensor builds it for that tensor (Keras 3)."""
+        if self._input_tensor is None and self._stack and isinstance(inputs, KTensor):
+            self._input_tensor = Input(batch_shape=(None,) + tuple(inputs.shape[1:]),
+                                       dtype=self._first_dtype(self._stack[0]))
+            self._rebuild()
+        return super().__call__(inputs, **kwargs)
+
+    @property
+    def output_names(self) -> list[str]:
+        """Before the deferred build, the name the output will have: the last layer's (for compile)."""
+        if not self.outputs and self._stack:
+            return [self._stack[-1].name]
+        return Model.output_names.fget(self)  # type: ignore[attr-defined]
 
     def _require_built(self) -> None:
         if not self._stack:
             raise GraphError(f"Sequential '{self.name}' has no layers; add some with .add(layer)")
         super()._require_built()
+
+    def _require_compilable(self) -> None:
+        """compile() before the deferred build is fine (Keras 3): fit/evaluate build from the data."""
+        if not self._stack:
+            raise GraphError(f"Sequential '{self.name}' has no layers; add some with .add(layer)")

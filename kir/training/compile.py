@@ -6,6 +6,7 @@ program is built on the first fit/evaluate and reused.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,18 +69,17 @@ def compile_model(
     """Configure `model` for training: optimizer, loss(es), metrics, loss weights."""
     if kwargs:
         raise ConfigError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
-    model._require_built()
+    check = getattr(model, "_require_compilable", None) or model._require_built
+    check()
     names = list(model.output_names)
     opt = optimizers_module.get(optimizer)
-    if loss is None:
-        raise ConfigError(
-            f"compile() of model '{model.name}' needs loss=..., e.g. loss='categorical_crossentropy'"
-        )
     if isinstance(loss, (list, tuple)) and len(names) == 1 and len(loss) == 1:
         loss = loss[0]
+    # loss=None is Keras 3's compile for a model trained on its add_loss/regularization losses;
+    # fit refuses it if the model has none
     per_loss = _per_output("loss", loss, names, model.name)
     resolved_losses = [None if lo is None else losses_module.get(lo) for lo in per_loss]
-    if all(lo is None for lo in resolved_losses):
+    if loss is not None and all(lo is None for lo in resolved_losses):
         raise ConfigError(f"compile() of model '{model.name}': no output has a loss")
     if loss_weights is None:
         weights = [1.0] * len(names)
@@ -104,8 +104,9 @@ def compile_model(
         jit = bool(jit_compile)
     if steps_per_execution == "auto":
         spe = None
-    elif isinstance(steps_per_execution, int) and steps_per_execution >= 1:
-        spe = steps_per_execution
+    elif (isinstance(steps_per_execution, numbers.Integral) and not isinstance(steps_per_execution, bool)
+          and steps_per_execution >= 1):
+        spe = int(steps_per_execution)
     else:
         raise ConfigError(f"steps_per_execution must be 'auto' or a positive int, got {steps_per_execution!r}")
     model.compiled = CompileConfig(opt, resolved_losses, weights, per_metrics, per_weighted, names, jit, spe)

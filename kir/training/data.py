@@ -122,8 +122,10 @@ def split_validation(data: Arrays, validation_split: float) -> tuple[Arrays, Arr
     return data.take(slice(0, at)), data.take(slice(at, data.n))
 
 
-def unpack_validation(model: TrainableModel, validation_data: Any) -> Arrays:
+def unpack_validation(model: TrainableModel, validation_data: Any, need_y: bool = True) -> Arrays:
+    """(x_val, y_val) or (x_val, y_val, sample_weight_val); y_val may be None when no loss needs
+    targets (Keras' `validation_data=(x_test, None)` for a model trained on add_loss losses)."""
     if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
         raise FeedError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)")
     sw = validation_data[2] if len(validation_data) == 3 else None
-    return prepare(model, validation_data[0], validation_data[1], sw)
+    return prepare(model, validation_data[0], validation_data[1], sw, need_y=need_y)

@@ -11,41 +11,62 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from kir import backends
 from kir import metrics as metrics_module
 from kir.backends.tensorflow.program import Program
-from kir.errors import ShapeError
+from kir.errors import ConfigError, FeedError, ShapeError
 from kir.training.compile import CompileConfig
 from kir.training.data import Arrays
+from kir.training.protocol import ExtraLosses
 
 
 @dataclass
 class Stat:
-    """One logged value: sum at `total` divided by sum at `count` in the accumulator."""
+    """One logged value read from the accumulator: a mean (sum at `total` / sum at `count`), or with
+    `metric`, that metric's result from its `size` slots starting at `total`."""
 
     name: str
     total: int
-    count: int
+    count: int = -1
+    size: int = 0
+    metric: Any = None
+
+    def value(self, values: np.ndarray) -> Any:
+        if self.metric is not None:
+            return self.metric.result_from(values[self.total:self.total + self.size])
+        count = values[self.count]
+        return float(values[self.total] / count) if count else 0.0
 
 
 class Engine:
     """Traced steps and the accumulator for one (program, compile config, label shapes)."""
 
-    def __init__(self, model: Any, prog: Program, cfg: CompileConfig, y_shapes: list[tuple]) -> None:
+    def __init__(self, model: Any, prog: Program, cfg: CompileConfig, y_shapes: list[tuple] | None,
+                 extra: ExtraLosses | None = None) -> None:
         self.model, self.prog, self.cfg = model, prog, cfg
         self.store = prog.graph.store
         """The store of the graph being trained: trained values go back through it."""
         names = cfg.output_names
-        out_specs = [prog.graph.spec(r) for r in prog.graph.outputs]
+        self.extra = extra if extra is not None else ExtraLosses(len(prog.graph.outputs))
+        out_specs = [prog.graph.spec(r) for r in prog.graph.outputs[:self.extra.outputs]]
+        if all(lo is None for lo in cfg.losses) and not self.extra:
+            raise ConfigError(f"model '{model.name}' has no loss to train on: compile() got no loss and the model "
+                              f"has no add_loss() or regularization losses; pass compile(loss=...)")
+        if y_shapes is None and any(cfg.metrics[i] or cfg.weighted_metrics[i] for i in range(len(names))):
+            raise FeedError(f"model '{model.name}' was compiled with metrics, which need targets y; pass y to "
+                            f"fit/evaluate or compile without metrics")
         self.metrics: list[list[metrics_module.Metric]] = []
         self.weighted: list[list[metrics_module.Metric]] = []
         for i, spec in enumerate(out_specs):
-            self.metrics.append([metrics_module.get(m, y_shapes[i], spec.shape) for m in cfg.metrics[i]])
-            self.weighted.append([metrics_module.get(m, y_shapes[i], spec.shape) for m in cfg.weighted_metrics[i]])
-        self._check_targets(y_shapes, out_specs)
-        # accumulator layout
+            ys = None if y_shapes is None else y_shapes[i]
+            self.metrics.append([metrics_module.get(m, ys, spec.shape) for m in cfg.metrics[i]])
+            self.weighted.append([metrics_module.get(m, ys, spec.shape) for m in cfg.weighted_metrics[i]])
+        if y_shapes is not None:
+            self._check_targets(y_shapes, out_specs)
+        # accumulator layout: [loss total, sample count, per-output loss totals..., metric slots...]
         self.stats: list[Stat] = [Stat("loss", 0, 1)]
         slot = 2
         with_loss = [i for i, lo in enumerate(cfg.losses) if lo is not None]
@@ -57,8 +78,9 @@ class Engine:
         multi = len(names) > 1
         for i in range(len(names)):
             for m in self.metrics[i] + self.weighted[i]:
-                self.stats.append(Stat(f"{names[i]}_{m.name}" if multi else m.name, slot, slot + 1))
-                slot += 2
+                size = m.state_size()
+                self.stats.append(Stat(f"{names[i]}_{m.name}" if multi else m.name, slot, size=size, metric=m))
+                slot += size
         self.size = slot
         self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator")
         self._train_fn = None
@@ -83,7 +105,6 @@ class Engine:
     def _losses_and_stats(self, ys, outs, sws, batch: Any):
         cfg = self.cfg
         total = tf.constant(0.0, "float32")
-        vals = [None, None]
         per_loss = []
         for i, loss in enumerate(cfg.losses):
             if loss is None:
@@ -91,19 +112,32 @@ class Engine:
             value = tf.cast(loss(ys[i], outs[i], sws[i]), "float32")
             per_loss.append(value)
             total = total + value * cfg.loss_weights[i]
+        if self.extra:
+            total = total + self._penalties(outs)
         b = tf.cast(batch, "float64")
-        vals[0] = tf.cast(total, "float64") * b
-        vals[1] = b
+        vals = [tf.cast(total, "float64") * b, b]
         if self.per_output_loss:
             vals.extend(tf.cast(v, "float64") * b for v in per_loss)
+        vals = [tf.reshape(v, [1]) for v in vals]
         for i in range(len(cfg.output_names)):
-            for m in self.metrics[i]:
-                t, c = m.batch_stats(ys[i], outs[i])
-                vals.extend([tf.cast(t, "float64"), tf.cast(c, "float64")])
-            for m in self.weighted[i]:
-                t, c = m.batch_stats(ys[i], outs[i], sws[i])
-                vals.extend([tf.cast(t, "float64"), tf.cast(c, "float64")])
-        return total, tf.stack(vals)
+            for m, weighted in [(m, False) for m in self.metrics[i]] + [(m, True) for m in self.weighted[i]]:
+                parts = m.batch_state(ys[i], outs[i], sws[i] if weighted else None)
+                vals.extend(tf.reshape(tf.cast(p, "float64"), [-1]) for p in parts)
+        return total, tf.concat(vals, 0)
+
+    def _penalties(self, outs):
+        """Keras' `model.losses` for this step: weight regularizers on the variables, activity
+        regularizers on layer outputs (divided by the batch size) and add_loss tensors (summed)."""
+        extra, variables = self.extra, self.prog.variables
+        terms = [tf.cast(reg(variables[key]), "float32") for key, reg in extra.weights]
+        for index, reg in extra.activity:
+            out = outs[index]
+            value = tf.cast(reg(out), "float32")
+            if out.shape.rank:
+                value = tf.math.divide_no_nan(value, tf.cast(tf.shape(out)[0], "float32"))
+            terms.append(value)
+        terms.extend(tf.reduce_sum(tf.cast(outs[index], "float32")) for index in extra.added)
+        return tf.add_n(terms)
 
     def _gather(self, arrays, idx):
         return [None if a is None else tf.gather(a, idx) for a in arrays]
@@ -173,13 +207,10 @@ class Engine:
     def reset(self) -> None:
         self.acc.assign(tf.zeros([self.size], "float64"))
 
-    def logs(self, prefix: str = "") -> dict[str, float]:
+    def logs(self, prefix: str = "") -> dict[str, Any]:
+        """Loss and metric values so far: floats (a metric with several thresholds: an array)."""
         values = self.acc.numpy()
-        out = {}
-        for s in self.stats:
-            count = values[s.count]
-            out[prefix + s.name] = float(values[s.total] / count) if count else 0.0
-        return dict(sorted(out.items()))
+        return dict(sorted((prefix + s.name, s.value(values)) for s in self.stats))
 
     def result_list(self, logs: dict[str, float]) -> list[float]:
         """Keras' evaluate order: loss, per-output losses, then metrics."""
@@ -194,17 +225,28 @@ def device_arrays(data: Arrays) -> tuple[list, list, list]:
     return xs, ys, sws
 
 
+def training_graph(model: Any) -> tuple[Any, ExtraLosses]:
+    """The graph training runs for `model` and the penalties it adds (none for a model that has no
+    regularizers or add_loss; such a model trains its own graph, shared with predict)."""
+    make = getattr(model, "training_graph", None)
+    if make is not None:
+        return make()
+    graph = model.to_graph()
+    return graph, ExtraLosses(len(graph.outputs))
+
+
 def engine_for(model: Any, cfg: CompileConfig, data: Arrays) -> Engine:
     """The engine for this compile and these label shapes over the model's current graph: the
     TensorFlow backend keeps one program per graph structure and trainable set (so freezing a
     layer and compiling again trains without it, as in Keras 3), the program one engine."""
-    graph = model.to_graph()
+    graph, extra = training_graph(model)
     prog = backends.get("tensorflow").program(graph)
-    y_shapes = [tuple(a.shape) for a in data.y]
-    key = ("engine", tuple((len(s), s[-1] if s else None) for s in y_shapes), tuple(w is not None for w in data.sw))
+    y_shapes = None if data.y is None else [tuple(a.shape) for a in data.y]
+    key = ("engine", None if y_shapes is None else tuple((len(s), s[-1] if s else None) for s in y_shapes),
+           tuple(w is not None for w in data.sw), extra)
     eng = prog.cache.get(key)
     if eng is None or eng.cfg is not cfg:
-        eng = Engine(model, prog, cfg, y_shapes)
+        eng = Engine(model, prog, cfg, y_shapes, extra)
         prog.cache[key] = eng
     eng.store = graph.store
     return eng

@@ -29,6 +29,20 @@ def _verbose(verbose: Any) -> int:
     return 1 if verbose == "auto" else int(verbose)
 
 
+def _built_for(model: TrainableModel, x: Any, what: str) -> Any:
+    """The compile config, after building a model declared without an input shape from `x` (Keras 3)."""
+    cfg = require_compiled(model, what)
+    build = getattr(model, "_ensure_built_for", None)
+    if build is not None:
+        build(x)
+    return cfg
+
+
+def _needs_y(cfg: Any) -> bool:
+    """Targets are needed unless no output has a compiled loss (a model trained on add_loss losses)."""
+    return any(lo is not None for lo in cfg.losses)
+
+
 def _callback_list(callbacks: Any, model: TrainableModel, verbose: int, params: dict, history: bool = False):
     user = list(callbacks or [])
     extra: list = []
@@ -114,13 +128,13 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
     if steps_per_epoch is not None or validation_steps is not None:
         raise ConfigError("fit(steps_per_epoch=/validation_steps=) apply to generators; kir trains on arrays, "
                           "whose size and batch_size set the steps")
-    cfg = require_compiled(model, "fit")
+    cfg = _built_for(model, x, "fit")
     batch_size = _batch_size(batch_size, "fit")
     verbose = _verbose(verbose)
-    data = prepare(model, x, y, sample_weight, class_weight)
+    data = prepare(model, x, y, sample_weight, class_weight, need_y=_needs_y(cfg))
     val = None
     if validation_data is not None:
-        val = unpack_validation(model, validation_data)
+        val = unpack_validation(model, validation_data, need_y=_needs_y(cfg))
     elif validation_split:
         data, val = split_validation(data, validation_split)
     if data.n == 0:
@@ -187,10 +201,10 @@ def evaluate(model: TrainableModel, x: Any = None, y: Any = None, batch_size: An
     """Loss and metrics on data: a float (loss only), a list [loss, ..., metrics], or a dict."""
     if kwargs:
         raise ConfigError(f"evaluate() got unexpected argument(s) {sorted(kwargs)}")
-    cfg = require_compiled(model, "evaluate")
+    cfg = _built_for(model, x, "evaluate")
     batch_size = _batch_size(batch_size, "evaluate")
     verbose = _verbose(verbose)
-    data = prepare(model, x, y, sample_weight)
+    data = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
     eng = engine_for(model, cfg, data)
     params = {"steps": -(-data.n // batch_size), "verbose": verbose, "mode": "evaluate"}
     cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
@@ -208,8 +222,8 @@ def _results(eng: Engine, logs: dict[str, float], return_dict: bool) -> Any:
 def train_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = None,
                    class_weight: dict | None = None, return_dict: bool = False) -> Any:
     """One optimizer step on exactly this batch; returns its loss (and metrics)."""
-    cfg = require_compiled(model, "train_on_batch")
-    data = prepare(model, x, y, sample_weight, class_weight)
+    cfg = _built_for(model, x, "train_on_batch")
+    data = prepare(model, x, y, sample_weight, class_weight, need_y=_needs_y(cfg))
     eng = engine_for(model, cfg, data)
     eng.reset()
     eng.train_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
@@ -220,8 +234,8 @@ def train_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: 
 def test_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = None,
                   return_dict: bool = False) -> Any:
     """Loss (and metrics) of this batch in inference mode."""
-    cfg = require_compiled(model, "test_on_batch")
-    data = prepare(model, x, y, sample_weight)
+    cfg = _built_for(model, x, "test_on_batch")
+    data = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
     eng = engine_for(model, cfg, data)
     eng.reset()
     eng.test_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))

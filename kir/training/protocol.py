@@ -3,12 +3,32 @@ Trainer below its Model) and sees a model only through its graph and these few m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from kir.ir.graph import Graph
+
+
+@dataclass(frozen=True)
+class ExtraLosses:
+    """What training adds to the compiled losses (Keras' `model.losses`), in terms of the training
+    graph: its first `outputs` outputs are the model's, the others feed these penalties.
+
+    - `weights`: (parameter key, regularizer) -- `regularizer(variable)` each step, trainable keys only;
+    - `activity`: (graph output index, regularizer) -- `regularizer(output) / batch size` (Keras 3);
+    - `added`: graph output indices of `add_loss` tensors, each summed.
+    """
+
+    outputs: int
+    weights: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
+    activity: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    added: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.weights or self.activity or self.added)
 
 
 class TrainableModel(Protocol):
@@ -27,6 +47,18 @@ class TrainableModel(Protocol):
     history: Any
 
     def to_graph(self) -> Graph: ...
+
+    def training_graph(self) -> tuple[Graph, ExtraLosses]:
+        """The graph to train (the model's, plus outputs that regularizers and add_loss read)."""
+        ...
+
+    def _ensure_built_for(self, x: Any) -> None:
+        """Build a model declared without input shapes from the first data (Keras' deferred build)."""
+        ...
+
+    def _require_compilable(self) -> None:
+        """Raise if compile() cannot be called yet."""
+        ...
 
     def get_weights(self) -> list[np.ndarray]: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kir.utils.categorical import to_categorical
 from kir.utils.plotting import model_to_dot, plot_model
+from kir.utils.sequence import pad_sequences
 
 
 def set_random_seed(seed: int) -> None:
@@ -23,4 +24,4 @@ def set_random_seed(seed: int) -> None:
         tf.random.set_seed(seed)
 
 
-__all__ = ["model_to_dot", "plot_model", "set_random_seed", "to_categorical"]
+__all__ = ["model_to_dot", "pad_sequences", "plot_model", "set_random_seed", "to_categorical"]

@@ -94,3 +94,14 @@ def test_progbar_format():
 def test_callbacks_must_be_callback_instances():
     with pytest.raises(ConfigError, match="Callback instances"):
         C.CallbackList([object()])
+
+
+def test_progbar_shows_the_mean_of_a_metric_over_several_thresholds(capsys):
+    import numpy as np
+
+    from kir.callbacks import Progbar
+
+    bar = Progbar(2, verbose=1)
+    bar.update(2, {"precision": np.array([0.5, 0.7]), "loss": 0.25})
+    out = capsys.readouterr().out
+    assert "precision: 0.6000" in out and "loss: 0.2500" in out

@@ -1,0 +1,66 @@
+"""Numpy scalars wherever Keras takes Python numbers: layer sizes, kernel sizes, rates, fit arguments.
+
+(Keras 3.15 itself refuses many of them -- Dense(np.int32(4)), Conv2D(4, np.int64(3)),
+Embedding(np.int64(10), 3) raise ValueError -- kir takes them all, so the Keras twin below is
+built from the same numbers as Python ints.)"""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import kir  # noqa: E402
+from kir.errors import ConfigError  # noqa: E402
+
+
+def _stack(lib, numpy):
+    i64, i32, f32 = (np.int64, np.int32, np.float32) if numpy else (int, int, float)
+    L = lib.layers
+    return [
+        L.Conv2D(i64(4), i64(3), strides=(i32(1), i64(1)), padding="same", activation="relu"),
+        L.MaxPooling2D(i64(2)),
+        L.Dropout(f32(0.5)),
+        L.Conv2D(i32(3), (i64(2), i64(2)), dilation_rate=i64(1)),
+        L.Reshape((i64(9), i64(3))),
+        L.Conv1D(i64(2), i32(2)),
+        L.LSTM(i64(3), dropout=f32(0.1), recurrent_dropout=f32(0.0)),
+        L.RepeatVector(i64(2)),
+        L.GRU(i32(2), return_sequences=True),
+        L.Flatten(),
+        L.Dense(i32(4), activation="softmax"),
+    ]
+
+
+def test_keras_model_with_numpy_arguments_builds_and_matches():
+    ours = kir.Sequential([kir.Input((8, 8, 1))] + _stack(kir, numpy=True))
+    theirs = keras.Sequential([keras.Input((8, 8, 1))] + _stack(keras, numpy=False))
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    theirs.set_weights(ours.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=1e-5)
+    conv = ours.layers[0]
+    assert type(conv.filters) is int and conv.kernel_size == [3, 3] and type(ours.layers[2].rate) is float
+
+
+def test_embedding_and_fit_arguments_take_numpy_scalars():
+    i64, i32 = np.int64, np.int32
+    model = kir.Sequential([kir.layers.Embedding(i64(10), i64(3)), kir.layers.SimpleRNN(i32(2)),
+                            kir.layers.Dense(np.uint8(1))])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=i64(2), jit_compile=False)
+    x = np.random.default_rng(1).integers(0, 10, (8, 4))
+    history = model.fit(x, np.zeros((8, 1), "float32"), batch_size=i64(4), epochs=i32(2), verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.predict(x, batch_size=i64(3)).shape == (8, 1)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: kir.layers.Dense(np.float32(4.0)), "units must be a positive integer"),
+    (lambda: kir.layers.Conv2D(4, np.float64(3.0)), "kernel_size must be a positive int"),
+    (lambda: kir.layers.Conv2D(4, (3, True)), "kernel_size must be a positive int"),
+    (lambda: kir.layers.Dropout(np.float32(1.5)), r"rate must be in \[0, 1\)"),
+    (lambda: kir.layers.Dropout(True), r"rate must be in \[0, 1\)"),
+    (lambda: kir.layers.LSTM(2, dropout="0.1"), r"dropout must be in \[0, 1\)"),
+])
+def test_non_integers_are_still_refused(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
