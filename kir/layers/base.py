@@ -312,10 +312,8 @@ class Layer:
 
         if self._is_traced() or trace.involved(inputs):
             return trace.call_layer(self, inputs, kwargs)
-        if kwargs:
-            key = next(iter(kwargs))
-            raise ConfigError(f"layer '{self.name}': call argument '{key}' is not supported by kir")
-        tensors = self._check_call_inputs(inputs)
+        extra = self._call_kwarg_inputs(kwargs) if kwargs else []
+        tensors = self._check_call_inputs(inputs) + extra
         specs = [t.spec for t in tensors]
         self.build_once(specs)
         out_specs = self.compute_output_specs(specs)
@@ -323,6 +321,12 @@ class Layer:
         node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
         self._inbound_nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def _call_kwarg_inputs(self, kwargs: dict[str, Any]) -> list[KTensor]:
+        """The tensors that call keyword arguments add after the inputs (recurrent layers'
+        `initial_state`); a layer takes none unless it overrides this."""
+        key = next(iter(kwargs))
+        raise ConfigError(f"layer '{self.name}': call argument '{key}' is not supported by kir")
 
     def _check_call_inputs(self, inputs: Any) -> list[KTensor]:
         many = isinstance(inputs, (list, tuple))

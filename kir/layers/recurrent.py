@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,6 +12,25 @@ from kir.errors import ConfigError, ShapeError, check_positive_int
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
 from kir.layers.base import Layer
+from kir.layers.tensor import KTensor
+
+
+def initial_state_inputs(layer: Layer, kwargs: dict[str, Any], names: Sequence[str]) -> list[KTensor]:
+    """A recurrent call's keyword arguments: `initial_state=` (a tensor or a list, one per state in
+    `names`; None starts from zeros) as the op's inputs after x. Anything else is refused as
+    `Layer` refuses it."""
+    rest = {k: v for k, v in kwargs.items() if k != "initial_state"}
+    if rest:
+        return Layer._call_kwarg_inputs(layer, rest)
+    states = kwargs["initial_state"]
+    if states is None:
+        return []
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    if len(states) != len(names) or not all(isinstance(s, KTensor) for s in states):
+        kinds = ", ".join(type(s).__name__ for s in states) or "nothing"
+        raise ConfigError(f"{layer._where()}: initial_state must be {len(names)} symbolic tensor(s) of shape "
+                          f"(batch, units): [{', '.join(names)}], got {kinds}")
+    return states
 
 
 class _RNN(Layer):
@@ -37,6 +57,18 @@ class _RNN(Layer):
         if stateful:
             raise ConfigError(f"{where}: stateful=True is not supported by kir; state is reset every batch")
         self.unroll = bool(unroll)
+
+    def state_names(self) -> tuple[str, ...]:
+        """The states the cell carries, in Keras' order: h (LSTM: h and c)."""
+        return ("h", "c") if self.gates == 4 else ("h",)
+
+    def _call_kwarg_inputs(self, kwargs: dict[str, Any]) -> list[KTensor]:
+        return initial_state_inputs(self, kwargs, self.state_names())
+
+    def _accepts_several(self) -> bool:
+        """`layer([x, *states])`, the list form of `layer(x, initial_state=states)` (.kir files
+        record a call with its initial states this way)."""
+        return True
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         x = input_specs[0]

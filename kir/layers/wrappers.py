@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from kir.ir.graph import Ref
     from kir.layers.emitter import Emitter
     from kir.layers.node import Node
+    from kir.layers.tensor import KTensor
 
 
 class TimeDistributed(Layer):
@@ -84,6 +85,17 @@ class Bidirectional(Layer):
     def sublayers(self) -> list[Layer]:
         return [self.forward_layer, self.backward_layer]
 
+    def _call_kwarg_inputs(self, kwargs: dict[str, Any]) -> list[KTensor]:
+        """`initial_state=`: the forward layer's states, then the backward layer's (Keras' split)."""
+        from kir.layers.recurrent import initial_state_inputs
+
+        sides = (("forward", self.forward_layer), ("backward", self.backward_layer))
+        return initial_state_inputs(self, kwargs, [f"{side} {s}" for side, sub in sides for s in sub.state_names()])
+
+    def _accepts_several(self) -> bool:
+        """`layer([x, *states])`, the list form of `initial_state=` (how .kir files record it)."""
+        return True
+
     def build(self, input_specs: list[TensorSpec]) -> None:
         for sub in self.sublayers():
             if not sub.built:
@@ -102,8 +114,10 @@ class Bidirectional(Layer):
 
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         base = self._vertex_name(node)
-        fwd = emitter.layer_op(self.forward_layer, inputs, name=f"{base}_forward")
-        bwd = emitter.layer_op(self.backward_layer, inputs, name=f"{base}_backward")
+        x, states = list(inputs[:1]), list(inputs[1:])
+        half = len(states) // 2
+        fwd = emitter.layer_op(self.forward_layer, x + states[:half], name=f"{base}_forward")
+        bwd = emitter.layer_op(self.backward_layer, x + states[half:], name=f"{base}_backward")
         y_fwd, y_bwd = fwd[0], bwd[0]
         if self.return_sequences:
             y_bwd = emitter.op("Reverse", [y_bwd], {"axis": 1}, self, name=f"{base}_reverse")[0]

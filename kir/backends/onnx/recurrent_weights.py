@@ -17,6 +17,9 @@ How the lowering turns ONNX outputs into Keras outputs:
   * Y is (seq_len, 1, batch, u): Squeeze axis 1, then Transpose perm [1, 0, 2] for
     return_sequences. Y_h / Y_c are (1, batch, u): Squeeze axis 0 gives the final h / c (and the
     non-sequence output is the final h).
+  * initial states (`initial_state=`, each (batch, u)) go in as initial_h / initial_c, (1, batch, u)
+    after an Unsqueeze of axis 0; they are the state before the first processed step in both
+    conventions (also with direction='reverse').
   * go_backwards -> direction='reverse'. ONNX then writes Y in ORIGINAL time order (Y[t] is the
     state after consuming x[t], going from the end), while Keras returns the sequence in the
     processed order (out[k] is the state after consuming x[T-1-k]). So when

@@ -2,8 +2,10 @@
 
 A recurrent op maps (batch, timesteps, features) to the last hidden state (batch, units) or,
 with `return_sequences`, to every step's state (batch, timesteps, units); `return_state`
-appends the final h (and, for LSTM, the final cell state c). The checks against the weight
-shapes catch a shared layer reused on a tensor of a different feature width at call time.
+appends the final h (and, for LSTM, the final cell state c). The optional inputs after x are
+the initial states (`initial_state=`): h, and for LSTM c, each (batch, units); without them the
+states start at zero. The checks against the weight shapes catch a shared layer reused on a
+tensor of a different feature width at call time.
 """
 
 from __future__ import annotations
@@ -17,12 +19,31 @@ from kir.ir.spec import TensorSpec, format_shape
 
 #: Number of stacked gate blocks in each op's kernel: Keras packs the gates along the last axis.
 GATES = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
+#: Number of recurrent states (h; LSTM also c): the optional initial-state inputs and return_state outputs.
+STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2}
 
 
 def _one_input(op: str, inputs: Sequence[TensorSpec]) -> TensorSpec:
     if len(inputs) != 1:
         raise ShapeError(f"{op} takes exactly 1 input tensor, got {len(inputs)}")
     return inputs[0]
+
+
+def _check_initial_states(op: str, x: TensorSpec, units: int, states: Sequence[TensorSpec]) -> None:
+    """Initial states are all given or none, each (batch, units) with x's batch."""
+    names = ("h", "c")[: STATES[op]]
+    if len(states) not in (0, len(names)):
+        raise ShapeError(
+            f"{op} takes its input x and optionally {len(names)} initial state(s) ({', '.join(names)}), "
+            f"got {1 + len(states)} input tensors; pass initial_state=[{', '.join(names)}]"
+        )
+    for name, spec in zip(names, states):
+        batches = (x.shape[0], spec.shape[0]) if spec.rank == 2 else ()
+        if spec.rank != 2 or spec.shape[1] != units or (None not in batches and batches[0] != batches[1]):
+            raise ShapeError(
+                f"{op} initial state {name} must have shape {format_shape((x.shape[0], units))} "
+                f"(batch, units), got {format_shape(spec.shape)}"
+            )
 
 
 def _out_dtype(spec: TensorSpec) -> str:
@@ -72,8 +93,11 @@ def _recurrent_rule(op: str):
     def rule(
         attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], param_shapes: Mapping[str, tuple]
     ) -> list[TensorSpec]:
-        """(b, t, f) -> [(b, t, u) or (b, u)] + [h (b, u)] + [c (b, u) for LSTM] if return_state."""
-        x = _one_input(op, inputs)
+        """(b, t, f) [+ initial h (b, u) (+ c for LSTM)] -> [(b, t, u) or (b, u)] + [h (b, u)]
+        + [c (b, u) for LSTM] if return_state."""
+        if not inputs:
+            raise ShapeError(f"{op} takes an input tensor x, got none")
+        x = inputs[0]
         if x.rank != 3:
             raise ShapeError(
                 f"{op} expects a 3D input (batch, timesteps, features), got shape "
@@ -84,12 +108,12 @@ def _recurrent_rule(op: str):
             raise ShapeError(f"{op} needs units > 0, got {units}")
         batch, steps, features = x.shape
         _check_params(op, units, features, x, attrs, param_shapes)
+        _check_initial_states(op, x, units, inputs[1:])
         dtype = _out_dtype(x)
         out = (batch, steps, units) if attrs.get("return_sequences", False) else (batch, units)
         specs = [TensorSpec(out, dtype)]
         if attrs.get("return_state", False):
-            states = 2 if op == "LSTM" else 1
-            specs += [TensorSpec((batch, units), dtype) for _ in range(states)]
+            specs += [TensorSpec((batch, units), dtype) for _ in range(STATES[op])]
         return specs
 
     rule.__name__ = f"{op.lower()}_rule"

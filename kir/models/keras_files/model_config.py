@@ -251,6 +251,17 @@ class _Replay:
             return self._value((value.get("config") or {}).get("value"))
         if isinstance(value, list):
             return [self._value(v) for v in value]
+        if isinstance(value, dict) and "class_name" not in value:  # call kwargs such as initial_state
+            return {k: self._value(v) for k, v in value.items()}
+        return value
+
+    def _legacy_value(self, value: Any) -> Any:
+        """A tf.keras 2 call argument: node references [layer, node, tensor(, kwargs)] become tensors."""
+        if (isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str)
+                and all(isinstance(v, int) for v in value[1:3])):
+            return self.tensor(value)
+        if isinstance(value, list):
+            return [self._legacy_value(v) for v in value]
         return value
 
     def _call_arguments(self, node: Any, name: str) -> tuple[list, bool, dict[str, Any]]:
@@ -258,7 +269,7 @@ class _Replay:
             tensors = [self.tensor(ref) for ref in node]
             kwargs = next((ref[3] for ref in node if isinstance(ref, list) and len(ref) > 3), {})
             _expect(isinstance(kwargs, dict), f"model '{self.model}': bad call arguments of layer '{name}'")
-            return tensors, len(tensors) > 1, dict(kwargs)
+            return tensors, len(tensors) > 1, {k: self._legacy_value(v) for k, v in kwargs.items()}
         _expect(isinstance(node, dict), f"model '{self.model}': bad call of layer '{name}': {str(node)[:80]!r}")
         args = self._value(node.get("args") or [])
         kwargs = self._value(node.get("kwargs") or {})

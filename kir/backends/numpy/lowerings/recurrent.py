@@ -1,9 +1,10 @@
 """Reference lowerings of SimpleRNN, GRU and LSTM (Keras 3 semantics, float32) and of Reverse.
 
 These are the numeric oracle the ONNX and TensorFlow lowerings are checked against, so they
-follow Keras' cells line by line: gate order and bias layout as in Keras' weights, zero
-initial states, and with `go_backwards` the time axis is processed in reverse and the
-sequence output is returned in that processed (reversed) order, exactly as Keras does.
+follow Keras' cells line by line: gate order and bias layout as in Keras' weights, the
+initial states from the inputs after x (`initial_state=`) or else zeros, and with
+`go_backwards` the time axis is processed in reverse and the sequence output is returned in
+that processed (reversed) order, exactly as Keras does.
 The input projection of all time steps is one matmul; only the recurrent part loops.
 """
 
@@ -53,8 +54,11 @@ def _run(
     return result
 
 
-def _zeros(x: np.ndarray, units: int) -> np.ndarray:
-    return np.zeros((x.shape[0], units), dtype=np.float32)
+def _initial(inputs: list[np.ndarray], units: int, count: int) -> list[np.ndarray]:
+    """The initial states: the inputs after x when given, else zeros (batch, units)."""
+    if len(inputs) > 1:
+        return [np.asarray(s, dtype=np.float32) for s in inputs[1: 1 + count]]
+    return [np.zeros((inputs[0].shape[0], units), dtype=np.float32) for _ in range(count)]
 
 
 def _f32(params: Mapping[str, np.ndarray], role: str) -> np.ndarray | None:
@@ -82,7 +86,7 @@ def simple_rnn(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndar
     def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
         return [activate(act, x_t + states[0] @ recurrent)]
 
-    return _run(attrs, projected, [_zeros(x, units)], step)
+    return _run(attrs, projected, _initial(inputs, units, 1), step)
 
 
 @LOWERINGS.register("GRU")
@@ -111,7 +115,7 @@ def gru(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
         candidate = activate(act, x_t[:, 2 * u:] + recurrent_h)
         return [z * h + (1 - z) * candidate]
 
-    return _run(attrs, projected, [_zeros(x, u)], step)
+    return _run(attrs, projected, _initial(inputs, u, 1), step)
 
 
 @LOWERINGS.register("LSTM")
@@ -131,7 +135,7 @@ def lstm(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
         c = f * c + i * g
         return [o * activate(act, c), c]
 
-    return _run(attrs, projected, [_zeros(x, u), _zeros(x, u)], step)
+    return _run(attrs, projected, _initial(inputs, u, 2), step)
 
 
 @LOWERINGS.register("Reverse")

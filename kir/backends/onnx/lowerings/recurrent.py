@@ -3,6 +3,8 @@
 ONNX wants time-major input (layout 0): x is transposed to (t, b, f). Y (t, 1, b, u) becomes
 Keras' sequence by Squeeze + Transpose (flipped along time for go_backwards, see
 recurrent_weights); Y_h / Y_c (1, b, u) become the last output and the states by Squeeze.
+Initial states (the inputs after x, (b, u)) are Unsqueezed to initial_h / initial_c (1, b, u);
+the optional inputs between (B, sequence_lens) are left '' when absent.
 Outputs nobody asked for are left unnamed so onnxruntime does not compute them."""
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ def recurrent(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initial
     n_states = (2 if op == "LSTM" else 1) if return_state else (0 if sequences else 1)
     y_name = ctx.unique(f"{ctx.path}/Y") if sequences else ""
     state_names = [ctx.unique(f"{ctx.path}/Y_{s}") for s in ("h", "c")[:n_states]]
-    ctx.node(ONNX_OP[op], [x, w, r, b] if b else [x, w, r], ONNX_OP[op], outputs=[y_name, *state_names],
-             **attributes)
+    initial = [ctx.unsqueeze(s, [0], f"initial_{n}") for s, n in zip(inputs[1:], ("h", "c"))]
+    node_inputs = [x, w, r, b, "", *initial]
+    while not node_inputs[-1]:  # trailing optional inputs that are absent are omitted
+        node_inputs.pop()
+    ctx.node(ONNX_OP[op], node_inputs, ONNX_OP[op], outputs=[y_name, *state_names], **attributes)
 
     if sequences:
         seq = ctx.squeeze(y_name, [1], "squeeze_direction")

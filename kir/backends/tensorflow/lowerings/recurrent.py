@@ -2,7 +2,8 @@
 
 The input projection of all time steps is one matmul; the recurrence runs in `tf.scan`, which
 XLA compiles into a single while loop and TensorFlow differentiates through. With
-`go_backwards` the sequence is processed (and returned) in reverse order, like Keras.
+`go_backwards` the sequence is processed (and returned) in reverse order, like Keras. The
+initial states are the inputs after x (`initial_state=`), else zeros.
 """
 
 from __future__ import annotations
@@ -38,8 +39,11 @@ def _run(attrs, projected, states: tuple, step):
     return out
 
 
-def _zeros(x, units: int):
-    return tf.zeros(tf.stack([tf.shape(x)[0], units]), "float32")
+def _initial(inputs, units: int, count: int) -> tuple:
+    """The initial states: the inputs after x when given, else zeros (batch, units)."""
+    if len(inputs) > 1:
+        return tuple(tf.cast(s, "float32") for s in inputs[1: 1 + count])
+    return tuple(tf.zeros(tf.stack([tf.shape(inputs[0])[0], units]), "float32") for _ in range(count))
 
 
 def _bias(attrs, params):
@@ -62,7 +66,7 @@ def simple_rnn(ctx, attrs, inputs, params):
     def step(x_t, states):
         return (activate(act, x_t + tf.matmul(states[0], rk)),)
 
-    return _run(attrs, projected, (_zeros(x, u),), step)
+    return _run(attrs, projected, _initial(inputs, u, 1), step)
 
 
 @LOWERINGS.register("GRU")
@@ -92,7 +96,7 @@ def gru(ctx, attrs, inputs, params):
         cand = activate(act, x_t[:, 2 * u:] + rec_h)
         return (z * h + (1 - z) * cand,)
 
-    return _run(attrs, projected, (_zeros(x, u),), step)
+    return _run(attrs, projected, _initial(inputs, u, 1), step)
 
 
 @LOWERINGS.register("LSTM")
@@ -110,7 +114,7 @@ def lstm(ctx, attrs, inputs, params):
         c = f * c + i * g
         return (o * activate(act, c), c)
 
-    return _run(attrs, projected, (_zeros(x, u), _zeros(x, u)), step)
+    return _run(attrs, projected, _initial(inputs, u, 2), step)
 
 
 @LOWERINGS.register("Reverse")
