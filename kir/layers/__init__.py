@@ -1,8 +1,17 @@
 """Keras-compatible layers. Each records a Node when called on symbolic tensors."""
 
 from kir.layers.base import Layer
-from kir.layers.conv import Conv1D, Conv2D, Convolution1D, Convolution2D
-from kir.layers.core import Activation, Dense, Dropout, Flatten, Permute, RepeatVector, Reshape
+from kir.layers.conv import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Convolution1D,
+    Convolution1DTranspose,
+    Convolution2D,
+    Convolution2DTranspose,
+)
+from kir.layers.core import ELU, Activation, Dense, Dropout, Flatten, Permute, RepeatVector, Reshape
 from kir.layers.embedding import Embedding
 from kir.layers.input_layer import Input, InputLayer
 from kir.layers.lambda_layer import Lambda, TracedLayer
@@ -24,6 +33,7 @@ from kir.layers.merge import (
     multiply,
     subtract,
 )
+from kir.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from kir.layers.normalization import BatchNormalization, LayerNormalization
 from kir.layers.pooling import (
     AveragePooling1D,
@@ -44,17 +54,28 @@ from kir.layers.pooling import (
     MaxPooling2D,
 )
 from kir.layers.recurrent import GRU, LSTM, SimpleRNN
+from kir.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from kir.layers.symbolic import TraceError
 from kir.layers.variable import Variable
 from kir.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "GRU", "LSTM", "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D",
-    "AvgPool2D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Convolution1D",
-    "Convolution2D", "Dense", "Dot", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D",
+    "ELU", "GRU", "LSTM", "Activation", "Add", "AlphaDropout", "Average", "AveragePooling1D",
+    "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization", "Bidirectional", "Concatenate",
+    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution1DTranspose",
+    "Convolution2D", "Convolution2DTranspose", "Cropping1D", "Cropping2D", "Dense", "Dot", "Dropout",
+    "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
     "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer", "LayerNormalization",
     "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute",
-    "RepeatVector", "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "TraceError", "TracedLayer", "Variable",
-    "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
+    "RepeatVector", "Reshape", "SimpleRNN", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
+    "TimeDistributed", "TraceError", "TracedLayer", "UpSampling1D", "UpSampling2D", "Variable", "ZeroPadding1D",
+    "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]

@@ -1,10 +1,11 @@
-"""Convolutions: Conv1D and Conv2D (channels_last like Keras, kernel (k..., in, filters))."""
+"""Convolutions: Conv1D and Conv2D (channels_last like Keras, kernel (k..., in, filters)) and their
+transposes Conv1DTranspose and Conv2DTranspose (kernel (k..., filters, in), as Keras)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kir.errors import ShapeError
+from kir.errors import ConfigError, ShapeError
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
 from kir.layers.base import Layer
@@ -28,11 +29,12 @@ class _Conv(Layer):
         self.padding = _args.padding(padding, where, allowed)
         self.data_format = _args.data_format(data_format, where)
         if groups != 1:
-            from kir.errors import ConfigError
-
             raise ConfigError(f"{where}: groups={groups} is not supported by kir; use groups=1")
         _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
                           kernel_regularizer, bias_regularizer, activity_regularizer)
+
+    def kernel_shape(self, channels: int) -> tuple[int, ...]:
+        return (*self.kernel_size, channels, self.filters)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         x = input_specs[0]
@@ -42,7 +44,7 @@ class _Conv(Layer):
         channels = x.shape[1 if self.data_format == "channels_first" else -1]
         if channels is None:
             raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
-        self.add_weight("kernel", (*self.kernel_size, channels, self.filters), self.kernel_initializer)
+        self.add_weight("kernel", self.kernel_shape(channels), self.kernel_initializer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer)
 
@@ -66,3 +68,54 @@ class Conv2D(_Conv):
 
 Convolution1D = Conv1D
 Convolution2D = Conv2D
+
+
+class _ConvTranspose(_Conv):
+    """Keras' transposed convolutions: the kernel is (*k, filters, in); the output grows by the strides."""
+
+    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.rank = rank
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 output_padding: Any = None, data_format: str | None = None, dilation_rate: Any = 1,
+                 activation: Any = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, **kwargs: Any):
+        super().__init__(filters, kernel_size, strides, "valid", data_format, dilation_rate, 1, activation,
+                         use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, **kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        self.padding = _args.padding(padding, where, ("valid", "same"))
+        self.output_padding = None if output_padding is None else _output_padding(output_padding, self.strides, where)
+        if self.dilation_rate != [1] * self.rank:
+            raise ConfigError(f"{where}: dilation_rate={tuple(self.dilation_rate)} is not supported by kir's "
+                              f"transposed convolutions; use dilation_rate=1")
+
+    def kernel_shape(self, channels: int) -> tuple[int, ...]:
+        return (*self.kernel_size, self.filters, channels)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {**super().ir_attrs(), "output_padding": self.output_padding}
+
+
+def _output_padding(value: Any, strides: list[int], where: str) -> list[int]:
+    """A non-negative int or tuple per spatial axis, each smaller than its stride (as Keras asks)."""
+    items = [value] * len(strides) if isinstance(value, int) else list(value)
+    if len(items) != len(strides) or any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < s
+                                         for v, s in zip(items, strides)):
+        raise ConfigError(f"{where}: output_padding must be a non-negative int or a tuple of {len(strides)}, "
+                          f"each smaller than strides {tuple(strides)}, got {value!r}")
+    return [int(v) for v in items]
+
+
+class Conv1DTranspose(_ConvTranspose, rank=1):
+    """Transposed temporal convolution over (batch, steps, channels); kernel (k, filters, in)."""
+
+
+class Conv2DTranspose(_ConvTranspose, rank=2):
+    """Transposed spatial convolution over (batch, rows, cols, channels); kernel (kh, kw, filters, in)."""
+
+
+Convolution1DTranspose = Conv1DTranspose
+Convolution2DTranspose = Conv2DTranspose

@@ -1,7 +1,8 @@
-"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector."""
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector, ELU."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -110,3 +111,16 @@ class RepeatVector(Layer):
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"n": self.n}
+
+
+class ELU(Layer):
+    """Exponential linear unit: x if x > 0 else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise ConfigError(f"ELU '{self.name}': alpha must be a number, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}

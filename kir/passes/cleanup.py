@@ -1,4 +1,4 @@
-"""Safe cleanups: Dropout/Identity (and no-op) elimination, dead-code elimination and
+"""Safe cleanups: Dropout/noise/Identity (and no-op) elimination, dead-code elimination and
 common-subexpression elimination."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 from kir.ir.graph import Graph
+from kir.ir.ops.noise import NOISE_OPS
 from kir.passes.base import graph_pass
 from kir.passes.edit import bypass
 from kir.passes.rewrite import Rule, apply_rules
@@ -47,7 +48,7 @@ def _same_shape(v, x) -> bool:
 
 
 IDENTITY_RULES = [
-    Rule("dropout", ("Dropout",), _passthrough),
+    Rule("dropout", ("Dropout", *NOISE_OPS), _passthrough),
     Rule("identity", ("Identity",), _passthrough),
     Rule("linear_activation", ("Activation",), _when(lambda v, x: v.attrs["activation"] == "linear")),
     Rule("identity_permute", ("Permute",), _when(lambda v, x: list(v.attrs["dims"]) == list(range(1, x.rank)))),
@@ -59,7 +60,8 @@ IDENTITY_RULES = [
 
 @graph_pass("eliminate_identities", recurse=True)
 def eliminate_identities(graph: Graph, **_: object) -> Counter:
-    """Drop Dropout (identity at inference), Identity, linear Activation and no-op reshapes/permutes."""
+    """Drop Dropout and the noise ops (identities at inference), Identity, linear Activation and no-op
+    reshapes/permutes."""
     return apply_rules(graph, IDENTITY_RULES)
 
 
@@ -82,7 +84,7 @@ def dce(graph: Graph, **_: object) -> Counter:
 
 def _cse_key(graph: Graph, vid: int) -> tuple | None:
     v = graph.vertex(vid)
-    if v.op in ("Input", "Dropout"):  # Dropout draws fresh noise per call while training
+    if v.op in ("Input", "Dropout", *NOISE_OPS):  # they draw fresh noise per call while training
         return None
     sub = id(v.subgraph) if v.subgraph is not None else None
     return (v.op, json.dumps(v.attrs, sort_keys=True), tuple(sorted(v.params.items())),

@@ -1,11 +1,11 @@
 """NHWC -> NCHW layout: conv/pool stacks run channels_first with Transposes only at the edges.
 
-1. Every channels_last Conv/pool/global-pool is wrapped as T(to NCHW) -> op(channels_first) ->
+1. Every channels_last Conv/transposed Conv/pool/global-pool is wrapped as T(to NCHW) -> op(channels_first) ->
    T(back to NHWC); Permute becomes Transpose.
 2. Transposes sink towards the outputs and cancel (table `SINK_RULES`): T(T(x)) composes,
    elementwise ops, merges (Concatenate axes remapped, e.g. the guide's axis=1 on NHWC), BN (axis
-   remapped) and activations run on the un-transposed tensor, Flatten(T(x)) becomes a
-   channels_first Flatten.
+   remapped), activations and ELU run on the un-transposed tensor, UpSampling/ZeroPadding/Cropping
+   too with their data_format flipped, and Flatten(T(x)) becomes a channels_first Flatten.
 3. A channels_first Flatten that only feeds Dense layers (directly or through last-axis
    Concatenates) becomes a plain reshape, and its permutation moves into those Dense kernels
    (new parameter keys), so no Transpose is left between the conv stack and the classifier.
@@ -26,8 +26,10 @@ from kir.passes.cleanup import cse, dce
 from kir.passes.edit import add_op, bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
-WINDOWED = ("Conv1D", "Conv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+WINDOWED = ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D",
+            "AveragePooling1D", "AveragePooling2D",
             "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D")
+SPATIAL_RESHAPING = ("UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D")
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 LAST_AXIS_ACTIVATIONS = ("softmax", "log_softmax")
 
@@ -151,6 +153,17 @@ def _activation_ok(v, perm: list[int]) -> bool:
     return v.attrs["activation"] not in LAST_AXIS_ACTIVATIONS or perm[-1] == len(perm) - 1
 
 
+def _layout_flip_ok(v, perm: list[int]) -> bool:
+    """A data_format op under T(to NHWC) of an NCHW tensor (or the reverse) can run on that tensor."""
+    first = v.attrs.get("data_format") == "channels_first"
+    return perm == (to_first(len(perm)) if first else to_last(len(perm)))
+
+
+def _flip_data_format(attrs: dict, perm: list[int]) -> None:
+    first = attrs.get("data_format") == "channels_first"
+    attrs["data_format"] = "channels_last" if first else "channels_first"
+
+
 def _flatten_of_transpose(graph: Graph, vid: int):
     """Flatten(T_p(x)) -> Flatten(x) (channels_last or channels_first) when the orders agree."""
     src = graph.input_refs(vid)[0][0]
@@ -177,6 +190,8 @@ SINK_RULES = [
     Rule("sink_through_batch_norm", ("BatchNormalization",), _sink(remap=_remap_axis)),
     Rule("sink_through_concatenate", ("Concatenate",), _sink(remap=_remap_axis)),
     Rule("flatten_of_transpose", ("Flatten",), _flatten_of_transpose),
+    Rule("sink_through_elu", ("ELU",), _sink()),
+    Rule("sink_through_spatial_reshaping", SPATIAL_RESHAPING, _sink(remap=_flip_data_format, ok=_layout_flip_ok)),
 ]
 
 

@@ -45,10 +45,10 @@ def dense_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: M
     return [TensorSpec(x.shape[:-1] + (int(attrs["units"]),), "float32")]
 
 
-@shape_rule("Activation")
+@shape_rule("Activation", "ELU")
 def activation_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
     """Elementwise: same shape, float32."""
-    expect_inputs("Activation", inputs, 1)
+    expect_inputs("ELU" if "alpha" in attrs else "Activation", inputs, 1)
     return [TensorSpec(inputs[0].shape, "float32")]
 
 

@@ -43,6 +43,12 @@ REFUSED = {
     "optional": "kir has no optional inputs",
 }
 _NOT_WRITTEN = {"input_length", "weights", "name", "trainable", "dtype"}
+#: Keras layers whose constructor takes only these arguments (no **kwargs, so no `trainable`); their
+#: configs are written with these keys only, as Keras writes them.
+CLOSED_SIGNATURES = {
+    "SpatialDropout1D": frozenset({"rate", "seed", "name", "dtype"}),
+    "SpatialDropout2D": frozenset({"rate", "data_format", "seed", "name", "dtype"}),
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -174,7 +180,8 @@ def keras_config(layer: Layer) -> dict[str, Any]:
         if not _jsonable(value):
             raise ConfigError(f"layer '{layer.name}': argument {key}={value!r:.60} cannot be written to a Keras file")
         config[key] = value
-    return config
+    closed = CLOSED_SIGNATURES.get(type(layer).__name__)
+    return config if closed is None else {k: v for k, v in config.items() if k in closed}
 
 
 def _jsonable(value: Any) -> bool:

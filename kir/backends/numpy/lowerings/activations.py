@@ -56,3 +56,10 @@ def activate(name: str, x: np.ndarray) -> np.ndarray:
 @LOWERINGS.register("Activation")
 def activation(ctx, attrs, inputs, params):
     return [activate(attrs["activation"], inputs[0])]
+
+
+@LOWERINGS.register("ELU")
+def elu(ctx, attrs, inputs, params):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    x = np.asarray(inputs[0], dtype=np.float32)
+    return [np.where(x > 0, x, np.float32(attrs.get("alpha", 1.0)) * np.expm1(np.minimum(x, 0)))]

@@ -1,5 +1,6 @@
-"""Numpy lowerings of Conv1D/Conv2D: one matmul per kernel tap over strided slices of the
-padded input (memory-light im2col), dilation and strides by slicing."""
+"""Numpy lowerings of Conv1D/Conv2D (one matmul per kernel tap over strided slices of the padded
+input: memory-light im2col, dilation and strides by slicing) and of their transposes (one scatter
+per kernel tap)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kir.backends.numpy.lowerings._windows import from_channels_last, pad_amount
 from kir.backends.numpy.lowerings.activations import activate
 from kir.backends.numpy.table import LOWERINGS
 from kir.ir.ops._checks import as_list
+from kir.ir.ops.conv import transpose_geometry
 
 
 def convolve(
@@ -52,4 +54,27 @@ def conv(ctx, attrs, inputs, params):
     )
     if attrs.get("use_bias", True) and "bias" in params:
         y += np.asarray(params["bias"], dtype=np.float32)
+    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+
+
+@LOWERINGS.register("Conv1DTranspose", "Conv2DTranspose")
+def conv_transpose(ctx, attrs, inputs, params):
+    """activation(conv_transpose(x, kernel) + bias): every input pixel scatters x @ kernel[tap].T to
+    stride * position + dilation * tap of the full result, which is then cropped (or zero-extended)."""
+    x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
+    kernel = np.asarray(params["kernel"], dtype=np.float32)  # (*k, out, in)
+    n = x.ndim - 2
+    strides = as_list(attrs.get("strides", 1), n)
+    dilation = as_list(attrs.get("dilation_rate", 1), n)
+    window, sizes = kernel.shape[:n], x.shape[1:-1]
+    geometry = transpose_geometry(attrs, sizes, window)
+    full = [max((i - 1) * s + (k - 1) * d + 1, crop + o)
+            for i, s, k, d, (crop, o) in zip(sizes, strides, window, dilation, geometry)]
+    y = np.zeros((x.shape[0], *full, kernel.shape[-2]), dtype=np.float32)
+    for tap in itertools.product(*(range(k) for k in window)):
+        index = tuple(slice(t * d, t * d + (i - 1) * s + 1, s) for t, d, i, s in zip(tap, dilation, sizes, strides))
+        y[(slice(None), *index)] += x @ kernel[tap].T
+    y = y[(slice(None), *(slice(crop, crop + o) for crop, o in geometry))]
+    if attrs.get("use_bias", True) and "bias" in params:
+        y = y + np.asarray(params["bias"], dtype=np.float32)
     return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]

@@ -59,3 +59,8 @@ def activate(ctx: OnnxContext, name: str | None, x: str) -> str:
 @LOWERINGS.register("Activation")
 def activation(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
     return [activate(ctx, attrs["activation"], inputs[0])]
+
+
+@LOWERINGS.register("ELU")
+def elu(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    return [ctx.op("Elu", inputs[0], suffix="elu", alpha=float(attrs.get("alpha", 1.0)))]

@@ -48,3 +48,11 @@ def activate(name: str | None, x):
 @LOWERINGS.register("Activation")
 def activation(ctx, attrs, inputs, params):
     return [activate(attrs["activation"], inputs[0])]
+
+
+@LOWERINGS.register("ELU")
+def elu(ctx, attrs, inputs, params):
+    """Keras 3's TensorFlow elu: tf.nn.elu, its negative part scaled by alpha."""
+    y = tf.nn.elu(inputs[0])
+    alpha = float(attrs.get("alpha", 1.0))
+    return [y if alpha == 1.0 else tf.where(inputs[0] > 0, y, alpha * y)]

@@ -39,11 +39,17 @@ def dropout(ctx, attrs, inputs, params):
         return [x]
     noise_shape = attrs.get("noise_shape")
     if noise_shape is not None:
-        dyn = tf.shape(x)
-        noise_shape = tf.stack([dyn[i] if d is None else tf.constant(int(d), dyn.dtype)
-                                for i, d in enumerate(noise_shape)])
+        noise_shape = concrete_noise_shape(x, noise_shape)
     return [tf.nn.experimental.stateless_dropout(x, rate, seed=ctx.seed(attrs.get("seed")),
                                                  noise_shape=noise_shape)]
+
+
+def concrete_noise_shape(x, noise_shape):
+    """A noise_shape attr (None entries: x's dims there; None: x's shape) as a shape tensor."""
+    dyn = tf.shape(x)
+    if noise_shape is None:
+        return dyn
+    return tf.stack([dyn[i] if d is None else tf.constant(int(d), dyn.dtype) for i, d in enumerate(noise_shape)])
 
 
 @LOWERINGS.register("Flatten")
