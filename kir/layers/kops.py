@@ -205,6 +205,33 @@ def log_softmax(x: Any, axis: int = -1) -> TraceTensor:
     return binary("subtract", s, OPS["log"](reduce("sum", OPS["exp"](s), axis, True)))
 
 
+@op("binary_crossentropy")
+def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> TraceTensor:
+    """Elementwise, as kir.backend.binary_crossentropy: clipped probabilities, or the stable
+    max(o, 0) - o t + log1p(exp(-|o|)) form for logits."""
+    t, o = operands(target, _float(_t(output)))
+    if from_logits:
+        stable = OPS["log1p"](OPS["exp"](OPS["negative"](OPS["abs"](o))))
+        return binary("add", binary("subtract", OPS["maximum"](o, 0.0), binary("multiply", o, t)), stable)
+    eps = _tracer().env["epsilon"]
+    o = clip(o, eps, 1.0 - eps)
+    positive = binary("multiply", t, OPS["log"](o))
+    negative = binary("multiply", binary("subtract", 1.0, t), OPS["log"](binary("subtract", 1.0, o)))
+    return OPS["negative"](binary("add", positive, negative))
+
+
+@op("categorical_crossentropy")
+def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False, axis: int = -1) -> TraceTensor:
+    """Reduced over `axis`, as kir.backend.categorical_crossentropy: probabilities renormalised and
+    clipped, or log_softmax of logits."""
+    t, o = operands(target, _float(_t(output)))
+    if from_logits:
+        return OPS["negative"](reduce("sum", binary("multiply", t, log_softmax(o, axis)), axis))
+    eps = _tracer().env["epsilon"]
+    o = clip(binary("divide", o, reduce("sum", o, axis, True)), eps, 1.0 - eps)
+    return OPS["negative"](reduce("sum", binary("multiply", t, OPS["log"](o)), axis))
+
+
 # ---------------------------------------------------------------------------- reductions
 def reduce(fn: str, x: Any, axis: Any = None, keepdims: bool = False) -> TraceTensor:
     t = _t(x)

@@ -48,6 +48,12 @@ CASES = {
     "extrema": lambda t: K.maximum(t, t[:, :1]) - K.minimum(t, 0.0) + K.max(t, 1, True) - K.min(t, axis=[1],
                                                                                                keepdims=True),
     "prod_sum": lambda t: K.prod(t, axis=1, keepdims=True) + K.sum(t) * 0 + K.mean(t, axis=0) * 0,
+    "binary_crossentropy": lambda t: K.binary_crossentropy(K.cast(t > 0, "float32"), K.sigmoid(t) * 0.98 + 0.01)
+    + K.binary_crossentropy(K.sigmoid(t[:, ::-1]), t, from_logits=True),
+    "categorical_crossentropy": lambda t: K.expand_dims(
+        K.categorical_crossentropy(K.softmax(t[:, ::-1]), K.softmax(t))
+        + K.categorical_crossentropy(K.one_hot(K.cast(K.clip(K.abs(t[:, 0]) * 2, 0, 5), "int32"), 6), t,
+                                     from_logits=True), -1),
 }
 
 
