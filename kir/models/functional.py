@@ -318,13 +318,20 @@ class Model(Layer):
 
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write `m.keras` as a Keras 3 archive (`keras.models.load_model` opens it), any other name in
-        the native `.kir` format (JSON graph + numpy weights, no pickle)."""
+        the native `.kir` format (JSON graph + numpy weights, no pickle). A legacy `.h5` name gets the
+        native format too, with a warning that Keras cannot open it."""
         import os
 
         path = os.fspath(filepath)
         if path.endswith(".weights.h5"):
             raise ConfigError(f"'{path}' names a weights file; use model.save_weights('{path}'), or save the "
                               f"whole model as '.keras' or '.kir'")
+        if path.lower().endswith((".h5", ".hdf5")):
+            import warnings
+
+            warnings.warn(f"'{path}': kir does not write legacy HDF5, so this file is kir's native format "
+                          f"(kir.models.load_model reads it, Keras does not); save as '.keras' for Keras 3",
+                          UserWarning, stacklevel=2)
         if path.endswith(".keras"):
             from kir.models.keras_files import save_keras
 

@@ -245,10 +245,19 @@ def test_clone_model_copies_architecture_and_weights():
 
 def test_pathlike_and_any_extension(tmp_path):
     model = g.mlp_binary(4, 3)
-    path = tmp_path / "my_model.h5"
+    path = tmp_path / "my_model.bin"
     model.save(path)
     assert zipfile.is_zipfile(path)
     _assert_same_model(model, load_model(path), _f(2, 4))
+
+
+@pytest.mark.parametrize("name", ["my_model.h5", "my_model.HDF5"])
+def test_legacy_hdf5_names_get_the_native_format_with_a_warning(tmp_path, name):
+    model = g.mlp_binary(4, 3)
+    with pytest.warns(UserWarning, match=r"kir does not write legacy HDF5.*save as '\.keras' for Keras 3"):
+        model.save(tmp_path / name)
+    assert zipfile.is_zipfile(tmp_path / name)
+    _assert_same_model(model, load_model(tmp_path / name), _f(2, 4))
 
 
 # ------------------------------------------------------------------ atomic writes
