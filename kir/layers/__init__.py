@@ -6,10 +6,12 @@ from kir.layers.conv import (
     Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     Convolution1D,
     Convolution1DTranspose,
     Convolution2D,
     Convolution2DTranspose,
+    Convolution3D,
 )
 from kir.layers.core import ELU, Activation, Dense, Dropout, Flatten, Permute, RepeatVector, Reshape
 from kir.layers.embedding import Embedding
@@ -38,20 +40,28 @@ from kir.layers.normalization import BatchNormalization, LayerNormalization
 from kir.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     AvgPool1D,
     AvgPool2D,
+    AvgPool3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalAvgPool1D,
     GlobalAvgPool2D,
+    GlobalAvgPool3D,
     GlobalMaxPool1D,
     GlobalMaxPool2D,
+    GlobalMaxPool3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPool1D,
     MaxPool2D,
+    MaxPool3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from kir.layers.recurrent import GRU, LSTM, SimpleRNN
 from kir.layers.reshaping import (
@@ -67,15 +77,16 @@ from kir.layers.variable import Variable
 from kir.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "ELU", "GRU", "LSTM", "Activation", "Add", "AlphaDropout", "Average", "AveragePooling1D",
-    "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization", "Bidirectional", "Concatenate",
-    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Convolution1D", "Convolution1DTranspose",
-    "Convolution2D", "Convolution2DTranspose", "Cropping1D", "Cropping2D", "Dense", "Dot", "Dropout",
-    "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer", "LayerNormalization",
-    "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute",
-    "RepeatVector", "Reshape", "SimpleRNN", "SpatialDropout1D", "SpatialDropout2D", "Subtract",
-    "TimeDistributed", "TraceError", "TracedLayer", "UpSampling1D", "UpSampling2D", "Variable", "ZeroPadding1D",
-    "ZeroPadding2D", "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
+    "ELU", "GRU", "LSTM", "Activation", "Add", "AlphaDropout", "Average", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization", "Bidirectional", "Concatenate",
+    "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Convolution1D", "Convolution1DTranspose",
+    "Convolution2D", "Convolution2DTranspose", "Convolution3D", "Cropping1D", "Cropping2D", "Dense", "Dot", "Dropout",
+    "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D",
+    "GlobalMaxPool2D", "GlobalMaxPool3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Input",
+    "InputLayer", "Lambda", "Layer", "LayerNormalization", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "Multiply", "Permute", "RepeatVector", "Reshape",
+    "SimpleRNN", "SpatialDropout1D", "SpatialDropout2D", "Subtract", "TimeDistributed", "TraceError", "TracedLayer",
+    "UpSampling1D", "UpSampling2D", "Variable", "ZeroPadding1D", "ZeroPadding2D", "add", "average", "concatenate",
+    "dot", "maximum", "minimum", "multiply", "subtract",
 ]

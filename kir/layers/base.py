@@ -53,7 +53,7 @@ def unique_layer_name(base: str) -> str:
 
 def _snake(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower().replace("1_d", "1d").replace("2_d", "2d")
+    return re.sub(r"([123])_d", r"\1d", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower())
 
 
 class Layer:

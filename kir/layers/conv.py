@@ -1,4 +1,4 @@
-"""Convolutions: Conv1D and Conv2D (channels_last like Keras, kernel (k..., in, filters)) and their
+"""Convolutions: Conv1D, Conv2D and Conv3D (channels_last like Keras, kernel (k..., in, filters)) and their
 transposes Conv1DTranspose and Conv2DTranspose (kernel (k..., filters, in), as Keras)."""
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from kir.layers.base import Layer
 
 class _Conv(Layer):
     rank: int = 2
+
+    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.rank = rank
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
@@ -54,28 +58,25 @@ class _Conv(Layer):
                 "use_bias": self.use_bias, "data_format": self.data_format}
 
 
-class Conv1D(_Conv):
+class Conv1D(_Conv, rank=1):
     """Temporal convolution over (batch, steps, channels)."""
 
-    rank = 1
 
-
-class Conv2D(_Conv):
+class Conv2D(_Conv, rank=2):
     """Spatial convolution over (batch, height, width, channels)."""
 
-    rank = 2
+
+class Conv3D(_Conv, rank=3):
+    """Volumetric convolution over (batch, depth, rows, cols, channels); kernel (kd, kh, kw, in, filters)."""
 
 
 Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution3D = Conv3D
 
 
 class _ConvTranspose(_Conv):
     """Keras' transposed convolutions: the kernel is (*k, filters, in); the output grows by the strides."""
-
-    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.rank = rank
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  output_padding: Any = None, data_format: str | None = None, dilation_rate: Any = 1,

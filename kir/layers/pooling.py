@@ -1,4 +1,4 @@
-"""Pooling layers: windowed max/average (1D, 2D) and global pooling."""
+"""Pooling layers: windowed max/average (1D, 2D, 3D) and global pooling."""
 
 from __future__ import annotations
 
@@ -45,6 +45,18 @@ class AveragePooling2D(MaxPooling2D):
     pass
 
 
+class MaxPooling3D(_Pooling):
+    rank = 3
+
+    def __init__(self, pool_size: Any = (2, 2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling3D(MaxPooling3D):
+    pass
+
+
 class _GlobalPooling(Layer):
     def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
@@ -71,6 +83,16 @@ class GlobalMaxPooling2D(_GlobalPooling):
     pass
 
 
-MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+class GlobalAveragePooling3D(_GlobalPooling):
+    pass
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    pass
+
+
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
-GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D

@@ -17,7 +17,7 @@ from kir.passes.base import graph_pass
 from kir.passes.edit import bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
-LINEAR_OPS = ("Dense", "Conv1D", "Conv2D")
+LINEAR_OPS = ("Dense", "Conv1D", "Conv2D", "Conv3D")
 
 
 # ------------------------------------------------------------------ activation fusion

@@ -1,4 +1,4 @@
-"""NHWC -> NCHW layout: conv/pool stacks run channels_first with Transposes only at the edges.
+"""NHWC -> NCHW layout (NWC, NDHWC alike): conv/pool stacks run channels_first, Transposes only at the edges.
 
 1. Every channels_last Conv/transposed Conv/pool/global-pool is wrapped as T(to NCHW) -> op(channels_first) ->
    T(back to NHWC); Permute becomes Transpose.
@@ -26,9 +26,9 @@ from kir.passes.cleanup import cse, dce
 from kir.passes.edit import add_op, bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
-WINDOWED = ("Conv1D", "Conv2D", "Conv1DTranspose", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D",
-            "AveragePooling1D", "AveragePooling2D",
-            "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D")
+WINDOWED = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+            *(f"{kind}Pooling{dims}D" for kind in ("Max", "Average", "GlobalMax", "GlobalAverage")
+              for dims in (1, 2, 3)))
 SPATIAL_RESHAPING = ("UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D")
 ELEMENTWISE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
 LAST_AXIS_ACTIVATIONS = ("softmax", "log_softmax")

@@ -47,7 +47,7 @@ PORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple]] = {
     "antirectifier": ((), ("antirectifier",), ()),
     "mnist_transfer_cnn": ((), ("mnist_transfer_cnn",), ()),
     "conv_lstm": ((), ("conv_lstm",),
-                  (slow, pytest.mark.xfail(strict=True, reason="kir has no ConvLSTM2D (nor Conv3D)"))),
+                  (slow, pytest.mark.xfail(strict=True, reason="kir has no ConvLSTM2D"))),
 }
 # the VAE's --mse variant (its own command-line option): the other add_loss form
 VARIANTS = {"variational_autoencoder --mse": ("variational_autoencoder", ("--mse",),

@@ -74,6 +74,17 @@ def test_conv2d_and_pooling2d(padding):
     _check(kir.Model(x, [a, b, c, L.GlobalMaxPooling2D()(y)]), (2, 9, 9, 2))
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv3d_and_pooling3d(padding):
+    x = L.Input((5, 6, 7, 2))
+    y = L.Conv3D(3, (2, 3, 2), strides=(1, 2, 1), padding=padding, activation="relu")(x)
+    z = L.Conv3D(2, (2, 2, 1), dilation_rate=(1, 2, 1), padding=padding, data_format="channels_first")(x)
+    a = L.MaxPooling3D((2, 1, 2), padding=padding)(y)
+    b = L.AveragePooling3D(2, strides=1, padding=padding, data_format="channels_first")(z)
+    c = L.GlobalAveragePooling3D(keepdims=True)(y)
+    _check(kir.Model(x, [a, b, c, L.GlobalMaxPooling3D(data_format="channels_first")(z)]), (2, 5, 6, 7, 2))
+
+
 def test_normalization():
     x = L.Input((5, 6))
     a = L.BatchNormalization()(x)

@@ -91,7 +91,7 @@ def as_list(value: Any, n: int) -> list[int]:
 
 def layout_text(attrs: Mapping[str, Any], rank: int) -> str:
     """'(batch, rows, cols, channels)' etc., for messages about windowed ops."""
-    dims = "steps" if rank == 3 else "rows, cols"
+    dims = {3: "steps", 4: "rows, cols"}.get(rank, "depth, rows, cols")
     if attrs.get("data_format") == "channels_first":
         return f"(batch, channels, {dims})"
     return f"(batch, {dims}, channels)"

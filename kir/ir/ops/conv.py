@@ -1,4 +1,5 @@
-"""Shape rules for Conv1D, Conv2D and their transposes (channels_last, or channels_first after the layout pass)."""
+"""Shape rules for Conv1D/2D/3D and the 1-D/2-D transposes (channels_last, or channels_first after the
+layout pass)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def _conv_rule(op: str, rank: int):
 
 shape_rule("Conv1D")(_conv_rule("Conv1D", 3))
 shape_rule("Conv2D")(_conv_rule("Conv2D", 4))
+shape_rule("Conv3D")(_conv_rule("Conv3D", 5))
 
 
 def transpose_pads(size: int, k: int, s: int, d: int, padding: str, output_padding: int | None) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""Shape rules for local (Max/AveragePooling1D/2D) and global pooling."""
+"""Shape rules for local (Max/AveragePooling1D/2D/3D) and global pooling (1D/2D/3D)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ def _global_rule(op: str, rank: int):
 
 
 for _kind in ("Max", "Average"):
-    shape_rule(f"{_kind}Pooling1D")(_pool_rule(f"{_kind}Pooling1D", 3))
-    shape_rule(f"{_kind}Pooling2D")(_pool_rule(f"{_kind}Pooling2D", 4))
-    shape_rule(f"Global{_kind}Pooling1D")(_global_rule(f"Global{_kind}Pooling1D", 3))
-    shape_rule(f"Global{_kind}Pooling2D")(_global_rule(f"Global{_kind}Pooling2D", 4))
+    for _dims in (1, 2, 3):
+        shape_rule(f"{_kind}Pooling{_dims}D")(_pool_rule(f"{_kind}Pooling{_dims}D", _dims + 2))
+        shape_rule(f"Global{_kind}Pooling{_dims}D")(_global_rule(f"Global{_kind}Pooling{_dims}D", _dims + 2))

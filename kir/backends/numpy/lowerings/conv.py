@@ -1,4 +1,4 @@
-"""Numpy lowerings of Conv1D/Conv2D (one matmul per kernel tap over strided slices of the padded
+"""Numpy lowerings of Conv1D/Conv2D/Conv3D (one matmul per kernel tap over strided slices of the padded
 input: memory-light im2col, dilation and strides by slicing) and of their transposes (one scatter
 per kernel tap)."""
 
@@ -39,7 +39,7 @@ def convolve(
     return out.reshape(batch, *out_sizes, filters)
 
 
-@LOWERINGS.register("Conv1D", "Conv2D")
+@LOWERINGS.register("Conv1D", "Conv2D", "Conv3D")
 def conv(ctx, attrs, inputs, params):
     """activation(conv(x, kernel) + bias), channels_last or channels_first per data_format."""
     x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))

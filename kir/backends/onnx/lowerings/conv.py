@@ -1,5 +1,5 @@
-"""Conv1D / Conv2D -> ONNX Conv and their transposes -> ConvTranspose (NCHW), with Transposes around
-them for channels_last inputs."""
+"""Conv1D / Conv2D / Conv3D -> ONNX Conv and the transposes -> ConvTranspose (NCHW), with Transposes
+around them for channels_last inputs."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _window(ctx: OnnxContext, attrs: Attrs) -> tuple[ChannelsFirst, list[int], l
     return layout, window, as_list(attrs.get("strides", 1), n), as_list(attrs.get("dilation_rate", 1), n)
 
 
-@LOWERINGS.register("Conv1D", "Conv2D")
+@LOWERINGS.register("Conv1D", "Conv2D", "Conv3D")
 def conv(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
     layout, window, strides, dilation = _window(ctx, attrs)
     pads = pad_attributes(layout.spatial(ctx.input_spec(0).shape), window, strides, dilation,

@@ -33,7 +33,7 @@ def _global(op_type: str):
     return lowering
 
 
-LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("MaxPool"))
-LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("AveragePool"))
-LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("ReduceMax"))
-LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("ReduceMean"))
+LOWERINGS.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")(_local("MaxPool"))
+LOWERINGS.register("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")(_local("AveragePool"))
+LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")(_global("ReduceMax"))
+LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")(_global("ReduceMean"))

@@ -1,4 +1,4 @@
-"""Conv1D / Conv2D (causal padding for 1-D; channels_first run through NHWC) and their transposes."""
+"""Conv1D / Conv2D / Conv3D (causal padding for 1-D; channels_first run through NHWC) and their transposes."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def from_channels_last(attrs, y):
     return y
 
 
-@LOWERINGS.register("Conv1D", "Conv2D")
+@LOWERINGS.register("Conv1D", "Conv2D", "Conv3D")
 def conv(ctx, attrs, inputs, params):
     x = to_channels_last(attrs, tf.cast(inputs[0], "float32"))
     kernel = params["kernel"]

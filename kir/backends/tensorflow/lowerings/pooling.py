@@ -33,7 +33,7 @@ def _global(kind: str):
     return lowering
 
 
-LOWERINGS.register("MaxPooling1D", "MaxPooling2D")(_local("max"))
-LOWERINGS.register("AveragePooling1D", "AveragePooling2D")(_local("avg"))
-LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D")(_global("max"))
-LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D")(_global("avg"))
+LOWERINGS.register("MaxPooling1D", "MaxPooling2D", "MaxPooling3D")(_local("max"))
+LOWERINGS.register("AveragePooling1D", "AveragePooling2D", "AveragePooling3D")(_local("avg"))
+LOWERINGS.register("GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D")(_global("max"))
+LOWERINGS.register("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D")(_global("avg"))
