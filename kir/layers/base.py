@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kir import initializers
+from kir import initializers, regularizers
 from kir.errors import ConfigError, GraphError, did_you_mean
 from kir.ir import ops
 from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
@@ -181,9 +181,13 @@ class Layer:
         if shape is None and name is not None and not isinstance(name, str):
             name, shape = None, name
         unknown = set(kwargs) - _IGNORED_WEIGHT_ARGS
-        if unknown or regularizer is not None or constraint is not None:
-            what = sorted(unknown) or ["regularizer" if regularizer is not None else "constraint"]
+        if unknown or constraint is not None:
+            what = sorted(unknown) or ["constraint"]
             raise ConfigError(f"layer '{self.name}': add_weight argument '{what[0]}' is not supported by kir")
+        try:
+            regularizer = regularizers.get(regularizer)
+        except ConfigError as exc:
+            raise ConfigError(f"layer '{self.name}': add_weight regularizer: {exc}") from None
         if shape is None:
             raise ConfigError(f"layer '{self.name}': add_weight needs shape=...")
         dtype = normalize_dtype(dtype)
@@ -193,6 +197,8 @@ class Layer:
         value = initializers.initialize(initializer, tuple(int(d) for d in shape))
         self._weights[name] = value if dtype == "float32" else value.astype(dtype)
         self._trainable_weight[name] = bool(trainable)
+        if regularizer is not None:  # penalized in training while trainable, as Keras (see _args.weight_regularizers)
+            self.__dict__.setdefault("_weight_regularizers", {})[name] = regularizer
         bump_weights_epoch()
         return Variable(self, name)
 

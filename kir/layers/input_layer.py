@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,13 +26,14 @@ class InputLayer(Layer):
         if batch_shape is None:
             if input_shape is None:
                 raise ConfigError("Input needs shape=... (without the batch dimension), e.g. Input(shape=(784,))")
-            if isinstance(input_shape, int):
+            if isinstance(input_shape, numbers.Integral):
                 input_shape = (input_shape,)
             batch_shape = (batch_size,) + tuple(input_shape)
         for d in batch_shape:
-            if d is not None and (not isinstance(d, int) or d <= 0):
+            if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral) or d <= 0):
                 raise ConfigError(f"Input '{name or 'input'}': dimensions must be positive ints or None, "
                                   f"got shape {tuple(batch_shape)}")
+        batch_shape = tuple(None if d is None else int(d) for d in batch_shape)  # numpy ints as Python ints
         super().__init__(name=name or None, dtype=dtype, **kwargs)
         self.built = True
         self.dtype = normalize_dtype(dtype)

@@ -57,7 +57,11 @@ class Concatenate(_Merge):
 
     def __init__(self, axis: int = -1, **kwargs: Any):
         super().__init__(**kwargs)
+        if not _args._is_int(axis):
+            raise ConfigError(f"Concatenate '{self.name}': axis must be an int, got {axis!r}")
         self.axis = int(axis)
+        if "axis" in getattr(self, "_config_args", {}):
+            self._config_args["axis"] = self.axis
         self._rank: int | None = None
 
     def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
@@ -74,9 +78,15 @@ class Dot(_Merge):
 
     def __init__(self, axes: int | Sequence[int], normalize: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
-        self.axes = [int(axes)] * 2 if isinstance(axes, int) else [int(a) for a in axes]
-        if len(self.axes) != 2:
+        try:
+            items = [axes] * 2 if _args._is_int(axes) else list(axes)
+        except TypeError:
+            items = []
+        if len(items) != 2 or not all(_args._is_int(a) for a in items):
             raise ConfigError(f"Dot '{self.name}': axes must be an int or a pair, got {axes!r}")
+        self.axes = [int(a) for a in items]
+        if "axes" in getattr(self, "_config_args", {}):
+            self._config_args["axes"] = self.axes[0] if _args._is_int(axes) else list(self.axes)
         self.normalize = bool(normalize)
         self._ranks: tuple[int, int] | None = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kir import initializers
 from kir.ir.spec import TensorSpec
 from kir.layers import _args
 from kir.layers.base import Layer
@@ -15,15 +14,15 @@ class BatchNormalization(Layer):
     """Normalizes with batch statistics while training, moving statistics at inference."""
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
-                 scale: bool = True, beta_initializer: str = "zeros", gamma_initializer: str = "ones",
-                 moving_mean_initializer: str = "zeros", moving_variance_initializer: str = "ones", **kwargs: Any):
+                 scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones", **kwargs: Any):
         super().__init__(**kwargs)
         self.axis = int(axis)
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.initializers = {n: initializers.get(v) for n, v in (
-            ("beta", beta_initializer), ("gamma", gamma_initializer), ("moving_mean", moving_mean_initializer),
-            ("moving_variance", moving_variance_initializer))}
+        _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
+                               moving_mean_initializer=moving_mean_initializer,
+                               moving_variance_initializer=moving_variance_initializer)
         self._axis = None
 
     def build(self, input_specs: list[TensorSpec]) -> None:
@@ -35,11 +34,11 @@ class BatchNormalization(Layer):
 
             raise ShapeError(f"{self._where()}: axis {self.axis} of the input must have a known size")
         if self.scale:
-            self.add_weight("gamma", shape, self.initializers["gamma"])
+            self.add_weight("gamma", shape, self.gamma_initializer)
         if self.center:
-            self.add_weight("beta", shape, self.initializers["beta"])
-        self.add_weight("moving_mean", shape, self.initializers["moving_mean"], trainable=False)
-        self.add_weight("moving_variance", shape, self.initializers["moving_variance"], trainable=False)
+            self.add_weight("beta", shape, self.beta_initializer)
+        self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.add_weight("moving_variance", shape, self.moving_variance_initializer, trainable=False)
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"axis": self._axis, "epsilon": self.epsilon, "momentum": self.momentum,
@@ -50,13 +49,12 @@ class LayerNormalization(Layer):
     """Normalizes each sample over `axis` (default the last)."""
 
     def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 0.001, center: bool = True,
-                 scale: bool = True, beta_initializer: str = "zeros", gamma_initializer: str = "ones",
+                 scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  **kwargs: Any):
         super().__init__(**kwargs)
         self.axis = [axis] if isinstance(axis, int) else [int(a) for a in axis]
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer)
         self._axis: list[int] = []
 
     def build(self, input_specs: list[TensorSpec]) -> None:

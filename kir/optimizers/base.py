@@ -7,11 +7,21 @@ Keras 3 ones (`update_step` in each subclass), step for step.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kir.errors import ConfigError
 from kir.optimizers.schedules import LearningRateSchedule
+
+
+def _number(value: Any, what: str, optional: bool = False) -> Any:
+    """A hyper-parameter given as a Python or numpy number, as a plain Python float (None if optional)."""
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{what} must be a float, got {value!r}")
+    return float(value)
 
 
 def _tf():
@@ -64,10 +74,11 @@ class Optimizer:
                     f"got {learning_rate!r}"
                 ) from None
         self.name = name or self.name_default
-        self.weight_decay = weight_decay
-        self.clipnorm = clipnorm
-        self.clipvalue = clipvalue
-        self.global_clipnorm = global_clipnorm
+        kind = type(self).__name__
+        self.weight_decay = _number(weight_decay, f"{kind} weight_decay", optional=True)
+        self.clipnorm = _number(clipnorm, f"{kind} clipnorm", optional=True)
+        self.clipvalue = _number(clipvalue, f"{kind} clipvalue", optional=True)
+        self.global_clipnorm = _number(global_clipnorm, f"{kind} global_clipnorm", optional=True)
         self._learning_rate: Any = learning_rate
         self._iterations = None
         self._variables: list = []  # slot variables, in creation order

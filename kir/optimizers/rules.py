@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from kir.errors import ConfigError
-from kir.optimizers.base import Optimizer, _tf
+from kir.optimizers.base import Optimizer, _number, _tf
 
 
 class SGD(Optimizer):
@@ -16,7 +17,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: Any = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        if not isinstance(momentum, (float, int)) or momentum < 0 or momentum > 1:
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
             raise ConfigError(f"SGD momentum must be a float in [0, 1], got {momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
@@ -50,7 +51,9 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+        self.rho, self.momentum, self.epsilon = (_number(v, f"RMSprop {n}") for n, v in (
+            ("rho", rho), ("momentum", momentum), ("epsilon", epsilon)))
+        self.centered = centered
 
     def build_slots(self, variables: list) -> None:
         self.velocities = self.add_slots(variables, "velocity")
@@ -91,7 +94,8 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, initial_accumulator_value: float = 0.1,
                  epsilon: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
+        self.initial_accumulator_value = _number(initial_accumulator_value, "Adagrad initial_accumulator_value")
+        self.epsilon = _number(epsilon, "Adagrad epsilon")
 
     def build_slots(self, variables: list) -> None:
         self.accumulators = self.add_slots(variables, "accumulator", self.initial_accumulator_value)
@@ -116,7 +120,7 @@ class Adadelta(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, rho: float = 0.95, epsilon: float = 1e-7,
                  **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho, self.epsilon = rho, epsilon
+        self.rho, self.epsilon = _number(rho, "Adadelta rho"), _number(epsilon, "Adadelta epsilon")
 
     def build_slots(self, variables: list) -> None:
         self.accumulated_grads = self.add_slots(variables, "accumulated_grad")
@@ -150,7 +154,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, amsgrad: bool = False, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+        self.beta_1, self.beta_2, self.epsilon = (_number(v, f"{type(self).__name__} {n}") for n, v in (
+            ("beta_1", beta_1), ("beta_2", beta_2), ("epsilon", epsilon)))
+        self.amsgrad = amsgrad
 
     def build_slots(self, variables: list) -> None:
         self.momentums = self.add_slots(variables, "momentum")
@@ -201,7 +207,8 @@ class Adamax(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.beta_1, self.beta_2, self.epsilon = (_number(v, f"{type(self).__name__} {n}") for n, v in (
+            ("beta_1", beta_1), ("beta_2", beta_2), ("epsilon", epsilon)))
 
     def build_slots(self, variables: list) -> None:
         self.ms = self.add_slots(variables, "momentum")
@@ -232,7 +239,8 @@ class Nadam(Optimizer):
     def __init__(self, learning_rate: Any = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.beta_1, self.beta_2, self.epsilon = (_number(v, f"{type(self).__name__} {n}") for n, v in (
+            ("beta_1", beta_1), ("beta_2", beta_2), ("epsilon", epsilon)))
 
     def build_slots(self, variables: list) -> None:
         tf = _tf()

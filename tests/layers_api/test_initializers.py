@@ -137,3 +137,27 @@ def test_embedding_and_batchnorm_take_initializer_objects():
     bn.build_once([kir.ir.spec.TensorSpec((None, 4))])
     np.testing.assert_array_equal(bn.get_weight("gamma"), [2.0] * 4)
     assert np.all(np.abs(bn.get_weight("beta")) <= 0.05)
+
+
+def test_normalization_layers_take_initializer_objects_and_save(tmp_path):
+    inp = kir.Input((4,))
+    bn = BatchNormalization(gamma_initializer=I.Ones(), beta_initializer=I.RandomNormal(stddev=0.1, seed=2),
+                            moving_mean_initializer=I.Constant(0.5), moving_variance_initializer=I.Constant(2.0))
+    ln = kir.layers.LayerNormalization(gamma_initializer=I.Constant(3.0), beta_initializer=I.RandomUniform(seed=1))
+    model = kir.Model(inp, ln(bn(inp)))
+    np.testing.assert_array_equal(bn.get_weight("moving_variance"), [2.0] * 4)
+    np.testing.assert_array_equal(ln.get_weight("gamma"), [3.0] * 4)
+    assert bn.get_config()["beta_initializer"] == {
+        "class_name": "RandomNormal", "config": {"seed": 2, "mean": 0.0, "stddev": 0.1}}
+    assert bn.get_config()["gamma_initializer"] == {"class_name": "Ones", "config": {}}
+    clone = BatchNormalization.from_config({**bn.get_config(), "name": "bn_clone"})
+    assert isinstance(clone.moving_mean_initializer, I.Constant) and clone.moving_mean_initializer.value == 0.5
+    path = tmp_path / "norm.kir"
+    model.save(path)
+    loaded = kir.models.load_model(path)
+    for a, b in zip(loaded.layers, model.layers):
+        assert a.get_config() == b.get_config()
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), atol=1e-6)

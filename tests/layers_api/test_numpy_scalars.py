@@ -64,3 +64,45 @@ def test_embedding_and_fit_arguments_take_numpy_scalars():
 def test_non_integers_are_still_refused(make, match):
     with pytest.raises(ConfigError, match=match):
         make()
+
+
+def test_inputs_merges_and_optimizers_take_numpy_scalars(tmp_path):
+    a, b = kir.Input((np.int64(4),)), kir.Input(shape=(np.int32(3), 2))
+    assert a.shape == (None, 4) and b.shape == (None, 3, 2) and type(kir.Input(np.int64(5)).shape[1]) is int
+    x = kir.layers.Concatenate(axis=np.int64(-1))([kir.layers.Flatten()(b), a])
+    out = kir.layers.Dot(axes=np.int64(1))([x, kir.layers.Dense(10)(a)])
+    model = kir.Model([a, b], out)
+    concat, dot = model.layers[3], model.layers[5]
+    assert type(concat.axis) is int and concat.get_config()["axis"] == -1
+    assert dot.axes == [1, 1] and type(dot.get_config()["axes"]) is int
+    assert kir.layers.Dot(axes=(np.int64(1), np.int32(1))).axes == [1, 1]
+    model.save(tmp_path / "m.kir")
+    loaded = kir.models.load_model(tmp_path / "m.kir")
+    xs = [np.ones((2, 4), "float32"), np.ones((2, 3, 2), "float32")]
+    np.testing.assert_allclose(loaded.predict(xs, verbose=0), model.predict(xs, verbose=0), atol=1e-6)
+
+    sgd = kir.optimizers.SGD(learning_rate=np.float32(0.1), momentum=np.float32(0.9))
+    assert type(sgd.momentum) is float and sgd.get_config()["momentum"] == pytest.approx(0.9)
+    assert type(sgd.get_config()["learning_rate"]) is float
+    adam = kir.optimizers.Adam(beta_1=np.float64(0.9), beta_2=np.float32(0.99), epsilon=np.float64(1e-6),
+                               clipnorm=np.float32(1.0))
+    assert all(type(adam.get_config()[k]) is float for k in ("beta_1", "beta_2", "epsilon", "clipnorm"))
+    model.compile(optimizer=sgd, loss="mse", jit_compile=False)
+    model.fit(xs, np.zeros((2, 1), "float32"), verbose=0)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: kir.Input((np.float32(4.0),)), "dimensions must be positive ints or None"),
+    (lambda: kir.Input((True, 2)), "dimensions must be positive ints or None"),
+    (lambda: kir.layers.Dot(axes=np.float64(1.0)), "axes must be an int or a pair"),
+    (lambda: kir.layers.Dot(axes="1"), "axes must be an int or a pair"),
+    (lambda: kir.layers.Concatenate(axis=1.5), "axis must be an int"),
+    (lambda: kir.optimizers.SGD(momentum="0.9"), r"SGD momentum must be a float in \[0, 1\]"),
+    (lambda: kir.optimizers.SGD(momentum=np.float32(1.5)), r"SGD momentum must be a float in \[0, 1\]"),
+    (lambda: kir.optimizers.SGD(learning_rate="fast"), "learning_rate must be a float"),
+    (lambda: kir.optimizers.Adam(beta_1="0.9"), "Adam beta_1 must be a float"),
+    (lambda: kir.optimizers.RMSprop(rho=True), "RMSprop rho must be a float"),
+])
+def test_wrong_types_are_still_refused(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()

@@ -126,3 +126,39 @@ def test_weight_regularizers_reach_nested_models_activity_ones_are_refused_there
     outer = kir.Model(inp, nested(inp))
     with pytest.raises(ConfigError, match="layer 'act' has an activity_regularizer but is inside a nested model"):
         outer.training_graph()
+
+
+def _scaled(lib, frozen=False):
+    class Scale(lib.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(name="w", shape=(input_shape[-1],), initializer="ones", regularizer="l2")
+            self.f = self.add_weight(name="f", shape=(input_shape[-1],), initializer="ones",
+                                     regularizer=lib.regularizers.l1(0.5), trainable=False)
+
+        def call(self, x):
+            return x * self.w * self.f
+
+    inp = lib.Input((3,))
+    return lib.Model(inp, lib.layers.Dense(1)(Scale()(inp)))
+
+
+def test_add_weight_regularizer_trains_like_keras():
+    ours, theirs = _scaled(kir), _scaled(keras)
+    rng = np.random.default_rng(5)
+    ours.set_weights([rng.normal(size=w.shape).astype("float32") for w in ours.get_weights()])
+    theirs.set_weights(ours.get_weights())
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    w = ours.layers[1].get_weight("w")
+    plain = float(np.mean((ours.predict(x, verbose=0) - y) ** 2))
+    ours.compile(optimizer=kir.optimizers.SGD(learning_rate=0.1), loss="mse", jit_compile=False)
+    theirs.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    # only the trainable weight is penalized (l2 default 0.01), as Keras
+    assert ours.evaluate(x, y, verbose=0) == pytest.approx(plain + 0.01 * float(np.sum(w ** 2)), rel=1e-5)
+    h1 = ours.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    h2 = theirs.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert isinstance(ours.layers[1]._weight_regularizers["w"], R.L2)
+    with pytest.raises(ConfigError, match="add_weight regularizer: unknown regularizer 'l3'"):
+        kir.layers.Layer(name="bad").add_weight("v", (2,), regularizer="l3")
