@@ -74,10 +74,10 @@ _REGULARIZER_OF = {"recurrent_kernel": "recurrent_regularizer"}
 
 
 def weight_regularizers(layer: Layer) -> dict[str, Any]:
-    """weight name -> the regularizer that penalizes it: `layer._weight_regularizers[name]` if set (where
-    `add_weight(regularizer=...)` would record one), else the layer's `<weight>_regularizer` argument
+    """weight name -> the regularizer that penalizes it: `layer._weight_regularizers[name]` if
+    `add_weight(regularizer=...)` recorded one, else the layer's `<weight>_regularizer` argument
     (`kernel` -> `kernel_regularizer`, `recurrent_kernel` -> `recurrent_regularizer`, ...)."""
-    own = getattr(layer, "_weight_regularizers", {})
+    own = layer._weight_regularizers
     out = {}
     for weight in layer.weight_names():
         reg = own.get(weight) or getattr(layer, _REGULARIZER_OF.get(weight, f"{weight}_regularizer"), None)

@@ -113,6 +113,8 @@ class Layer:
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
         self._trainable_weight: dict[str, bool] = {}
+        self._weight_regularizers: dict[str, Any] = {}
+        """weight name -> regularizer given to `add_weight(regularizer=...)`."""
         self._inbound_nodes: list[Node] = []
         self._initial_weights = weights
         self._batch_input_shape = self._declared_input_shape(input_shape, batch_input_shape, batch_size,
@@ -198,7 +200,7 @@ class Layer:
         self._weights[name] = value if dtype == "float32" else value.astype(dtype)
         self._trainable_weight[name] = bool(trainable)
         if regularizer is not None:  # penalized in training while trainable, as Keras (see _args.weight_regularizers)
-            self.__dict__.setdefault("_weight_regularizers", {})[name] = regularizer
+            self._weight_regularizers[name] = regularizer
         bump_weights_epoch()
         return Variable(self, name)
 

@@ -24,30 +24,21 @@ if TYPE_CHECKING:
     from kir.layers.base import Layer
 
 
-def effective_trainable(root: Layer) -> dict[int, bool]:
+def effective_trainable(root: Layer) -> tuple[dict[int, bool], list[str]]:
     """id(layer) -> trainable, where a non-trainable model or wrapper freezes everything inside
-    it (a layer reachable along several paths trains if any of them lets it)."""
+    it (a layer reachable along several paths trains if any of them lets it), and the names of
+    the layers that end up frozen."""
     out: dict[int, bool] = {}
+    names: dict[int, str] = {}
     stack: list[tuple[Layer, bool]] = [(root, True)]
     while stack:
         layer, parent = stack.pop()
         eff = parent and layer.trainable
         if out.get(id(layer)) is True or (id(layer) in out and not eff):
             continue
-        out[id(layer)] = eff
+        out[id(layer)], names[id(layer)] = eff, layer.name
         stack.extend((sub, eff) for sub in layer.sublayers())
-    return out
-
-
-def _all_layers(root: Layer) -> list[Layer]:
-    seen: dict[int, Layer] = {}
-    stack = [root]
-    while stack:
-        layer = stack.pop()
-        if id(layer) not in seen:
-            seen[id(layer)] = layer
-            stack.extend(layer.sublayers())
-    return list(seen.values())
+    return out, sorted({names[i] for i, eff in out.items() if not eff})
 
 
 class Emitter:
@@ -119,9 +110,7 @@ def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Gr
     """The IR of a functional model: Input vertices, one or more vertices per layer call."""
     graph = Graph(model.name, store)
     if trainable is None:  # the outermost model: record which layers train as of now
-        trainable = effective_trainable(model)
-        graph.attrs["frozen_layers"] = sorted({layer.name for layer in _all_layers(model)
-                                               if not trainable.get(id(layer), True)})
+        trainable, graph.attrs["frozen_layers"] = effective_trainable(model)
     emitter = Emitter(graph, {} if cache is None else cache, trainable)
     refs: dict[int, Ref] = {}
     for tensor in model.inputs:

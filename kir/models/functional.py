@@ -42,6 +42,9 @@ class Model(Layer):
         self._version_cache: tuple[int, tuple] | None = None
         self._feed_specs: tuple[list, list[str], list[TensorSpec]] | None = None
         """(inputs, their names, their specs) for the predict hot path."""
+        self._added_losses: list[KTensor] = []
+        self._training_models: dict[tuple, Model] = {}
+        """Models over the same inputs with add_loss / activity outputs appended (`_with_outputs`)."""
         self._nodes: list[Node] = []
         self._layers: list[Layer] = []
         self.inputs: list[KTensor] = []
@@ -214,7 +217,7 @@ class Model(Layer):
     @property
     def losses(self) -> list[KTensor]:
         """The tensors given to `add_loss` (regularizer penalties are added by training itself)."""
-        return list(getattr(self, "_added_losses", []))
+        return list(self._added_losses)
 
     def training_graph(self) -> tuple[Graph, ExtraLosses]:
         """The graph fit/evaluate run and the penalties they add to the loss: weight regularizers
@@ -253,7 +256,7 @@ class Model(Layer):
         if not extra:
             return self
         key = (tuple(map(id, self.inputs + self.outputs + extra)), self.trainable)
-        cache = self.__dict__.setdefault("_training_models", {})
+        cache = self._training_models
         if key not in cache:
             if len(cache) > 4:
                 cache.clear()

@@ -148,7 +148,7 @@ class Sequential(Model):
         """Before the deferred build, the name the output will have: the last layer's (for compile)."""
         if not self.outputs and self._stack:
             return [self._stack[-1].name]
-        return Model.output_names.fget(self)  # type: ignore[attr-defined]
+        return super().output_names
 
     def _require_built(self) -> None:
         if not self._stack:

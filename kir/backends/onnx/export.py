@@ -32,7 +32,7 @@ from kir.errors import ConfigError, ExportError, KirError, check_positive_int
 from kir.ir.graph import Graph, Vertex
 from kir.ir.interpret import Interpreter
 from kir.ir.spec import TensorSpec
-from kir.passes import LEVELS
+from kir.passes import LEVELS, run_pipeline
 
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
 """Initializer bytes above which weights go to external data (2 GB protobuf limit, less a margin)."""
@@ -108,8 +108,6 @@ def optimized_graph(graph: Graph, optimize: Any = "O2", batch_size: int | None =
     """The graph that export lowers at this optimization level, and the pipeline's report.
 
     The lowering is correct on unoptimized graphs too (that is what O0 means)."""
-    from kir.passes import run_pipeline
-
     return run_pipeline(graph, "inference", _level(optimize), static_batch=batch_size, nchw_io=nchw_io)
 
 
