@@ -18,7 +18,6 @@ checks onnxruntime against model.predict(x, backend='tensorflow') (atol 1e-4).
 Changes besides `keras` -> `kir` imports, the data and the harness:
 - Keras 2 module paths `keras.layers.convolutional`, `.convolutional_recurrent`, `.normalization` -> `kir.layers`.
 - `dtype=np.float` -> `dtype=float` (twice): numpy 1.24 removed the `np.float` alias (not a kir matter).
-- Does not run: kir has no `ConvLSTM2D` (it has `Conv3D`; its test is an expected failure until ConvLSTM2D lands).
 """
 
 import _classic  # kir port: command line, data stand-ins, ONNX check

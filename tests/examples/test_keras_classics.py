@@ -46,8 +46,7 @@ PORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple]] = {
     "mnist_irnn": ((), ("mnist_irnn",), (slow,)),
     "antirectifier": ((), ("antirectifier",), ()),
     "mnist_transfer_cnn": ((), ("mnist_transfer_cnn",), ()),
-    "conv_lstm": ((), ("conv_lstm",),
-                  (slow, pytest.mark.xfail(strict=True, reason="kir has no ConvLSTM2D"))),
+    "conv_lstm": ((), ("conv_lstm",), (slow,)),
 }
 # the VAE's --mse variant (its own command-line option): the other add_loss form
 VARIANTS = {"variational_autoencoder --mse": ("variational_autoencoder", ("--mse",),
