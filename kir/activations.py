@@ -7,10 +7,11 @@ from kir.errors import ConfigError, unknown_name
 NAMES = (
     "linear", "relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "log_softmax", "tanh",
     "elu", "selu", "softplus", "softsign", "exponential", "swish", "silu", "gelu",
-    "leaky_relu", "mish",
+    "leaky_relu", "mish", "hard_silu", "hard_swish", "log_sigmoid", "hard_tanh", "celu", "tanh_shrink",
+    "squareplus", "sparse_plus", "soft_shrink", "hard_shrink",
 )
 
-ALIASES = {None: "linear", "": "linear", "silu": "swish"}
+ALIASES = {None: "linear", "": "linear", "silu": "swish", "hard_swish": "hard_silu"}
 
 
 def get(activation: object, layer: str | None = None) -> str:

@@ -1,10 +1,12 @@
-"""Convolutions: Conv1D, Conv2D and Conv3D (channels_last like Keras, kernel (k..., in, filters)) and their
-transposes Conv1DTranspose and Conv2DTranspose (kernel (k..., filters, in), as Keras)."""
+"""Convolutions: Conv1D, Conv2D and Conv3D (channels_last like Keras, kernel (k..., in, filters)), their
+transposes Conv1DTranspose and Conv2DTranspose (kernel (k..., filters, in), as Keras), and the depthwise
+and separable 1-D/2-D convolutions (Keras' weight names and layouts)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from kir import activations
 from kir.errors import ConfigError, ShapeError
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
@@ -120,3 +122,119 @@ class Conv2DTranspose(_ConvTranspose, rank=2):
 
 Convolution1DTranspose = Conv1DTranspose
 Convolution2DTranspose = Conv2DTranspose
+
+
+class _DepthwiseConv(Layer):
+    """Keras' depthwise convolutions: each input channel convolved with its own `depth_multiplier`
+    filters; kernel (*k, in, depth_multiplier), bias (in * depth_multiplier)."""
+
+    rank: int = 2
+
+    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.rank = rank
+
+    def __init__(self, kernel_size: Any, strides: Any = 1, padding: str = "valid", depth_multiplier: int = 1,
+                 data_format: str | None = None, dilation_rate: Any = 1, activation: Any = None,
+                 use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 depthwise_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self._window_args(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate)
+        self._output_args(activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer)
+        _args.initializer_args(self, depthwise_initializer=depthwise_initializer)
+        _args.regularizer_args(self, depthwise_regularizer=depthwise_regularizer)
+
+    def _output_args(self, activation: Any, use_bias: Any, bias_initializer: Any, bias_regularizer: Any,
+                     activity_regularizer: Any) -> None:
+        """activation, use_bias and the bias/activity arguments every depthwise and separable conv takes."""
+        self.activation = activations.get(activation, self.name)
+        self.use_bias = bool(use_bias)
+        _args.initializer_args(self, bias_initializer=bias_initializer)
+        _args.regularizer_args(self, bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer)
+
+    def _window_args(self, kernel_size: Any, strides: Any, padding: Any, depth_multiplier: Any,
+                     data_format: Any, dilation_rate: Any) -> None:
+        where = f"{type(self).__name__} '{self.name}'"
+        self.kernel_size = _args.int_tuple(kernel_size, self.rank, "kernel_size", where)
+        self.strides = _args.int_tuple(strides, self.rank, "strides", where)
+        self.dilation_rate = _args.int_tuple(dilation_rate, self.rank, "dilation_rate", where)
+        self.depth_multiplier = _args.int_tuple(depth_multiplier, 1, "depth_multiplier", where)[0]
+        self.padding = _args.padding(padding, where)
+        self.data_format = _args.data_format(data_format, where)
+
+    def _channels(self, input_specs: list[TensorSpec]) -> int:
+        x = input_specs[0]
+        if x.rank != self.rank + 2:
+            raise ShapeError(f"{self._where()}: expects inputs of rank {self.rank + 2} "
+                             f"(batch, {'spatial, ' * self.rank}channels), got {format_shape(x.shape)}")
+        channels = x.shape[1 if self.data_format == "channels_first" else -1]
+        if channels is None:
+            raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
+        return int(channels)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        channels = self._channels(input_specs)
+        self.add_weight("kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer,
+                        regularizer=self.depthwise_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"kernel_size": list(self.kernel_size), "strides": list(self.strides), "padding": self.padding,
+                "depth_multiplier": self.depth_multiplier, "dilation_rate": list(self.dilation_rate),
+                "activation": self.activation, "use_bias": self.use_bias, "data_format": self.data_format}
+
+
+class DepthwiseConv1D(_DepthwiseConv, rank=1):
+    """Depthwise temporal convolution over (batch, steps, channels); kernel (k, in, depth_multiplier)."""
+
+
+class DepthwiseConv2D(_DepthwiseConv, rank=2):
+    """Depthwise spatial convolution over (batch, rows, cols, channels); kernel (kh, kw, in, depth_multiplier)."""
+
+
+class _SeparableConv(_DepthwiseConv):
+    """Keras' separable convolutions: a depthwise convolution, then a 1x1 one to `filters`;
+    depthwise_kernel (*k, in, depth_multiplier), pointwise_kernel (1.., in * depth_multiplier, filters), bias."""
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: Any = 1, depth_multiplier: int = 1,
+                 activation: Any = None, use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform",
+                 pointwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 depthwise_regularizer: Any = None, pointwise_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, **kwargs: Any):
+        Layer.__init__(self, **kwargs)  # its own arguments, not DepthwiseConv's
+        where = f"{type(self).__name__} '{self.name}'"
+        self.filters = _args.int_tuple(filters, 1, "filters", where)[0]
+        self._window_args(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate)
+        self._output_args(activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer)
+        _args.initializer_args(self, depthwise_initializer=depthwise_initializer,
+                               pointwise_initializer=pointwise_initializer)
+        _args.regularizer_args(self, depthwise_regularizer=depthwise_regularizer,
+                               pointwise_regularizer=pointwise_regularizer)
+
+    def build(self, input_specs: list[TensorSpec]) -> None:
+        channels = self._channels(input_specs)
+        self.add_weight("depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier),
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+        self.add_weight("pointwise_kernel", (*[1] * self.rank, channels * self.depth_multiplier, self.filters),
+                        self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
+
+    def ir_attrs(self) -> dict[str, Any]:
+        return {"filters": self.filters, **super().ir_attrs()}
+
+
+class SeparableConv1D(_SeparableConv, rank=1):
+    """Depthwise-separable temporal convolution over (batch, steps, channels)."""
+
+
+class SeparableConv2D(_SeparableConv, rank=2):
+    """Depthwise-separable spatial convolution over (batch, rows, cols, channels)."""
+
+
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D

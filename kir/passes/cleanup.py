@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 from kir.ir.graph import Graph
+from kir.ir.ops.augmentation import AUGMENTATION_OPS
 from kir.ir.ops.noise import NOISE_OPS
 from kir.passes.base import graph_pass
 from kir.passes.edit import bypass
@@ -49,6 +50,7 @@ def _same_shape(v, x) -> bool:
 
 IDENTITY_RULES = [
     Rule("dropout", ("Dropout", *NOISE_OPS), _passthrough),
+    Rule("augmentation", AUGMENTATION_OPS, _passthrough),
     Rule("identity", ("Identity",), _passthrough),
     Rule("linear_activation", ("Activation",), _when(lambda v, x: v.attrs["activation"] == "linear")),
     Rule("identity_permute", ("Permute",), _when(lambda v, x: list(v.attrs["dims"]) == list(range(1, x.rank)))),
@@ -84,7 +86,7 @@ def dce(graph: Graph, **_: object) -> Counter:
 
 def _cse_key(graph: Graph, vid: int) -> tuple | None:
     v = graph.vertex(vid)
-    if v.op in ("Input", "Dropout", *NOISE_OPS):  # they draw fresh noise per call while training
+    if v.op in ("Input", "Dropout", *NOISE_OPS, *AUGMENTATION_OPS):  # fresh noise per call while training
         return None
     sub = id(v.subgraph) if v.subgraph is not None else None
     return (v.op, json.dumps(v.attrs, sort_keys=True), tuple(sorted(v.params.items())),

@@ -18,26 +18,48 @@ from kir.passes.edit import bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
 LINEAR_OPS = ("Dense", "Conv1D", "Conv2D", "Conv3D")
+DEPTHWISE_OPS = ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D")
+"""Convolutions whose output channels are not a plain kernel's last axis (BN folds into them by its own rule)."""
 
 
 # ------------------------------------------------------------------ activation fusion
 def _fuse_activation(graph: Graph, vid: int):
     """Activation(Dense/Conv(x, linear)) -> Dense/Conv(x, activation) when the Activation is its only user."""
+    return _fuse_named(graph, vid, graph.vertex(vid).attrs["activation"])
+
+
+#: ReLU ops (the ReLU/LeakyReLU layers) that equal a named activation: (max_value, negative_slope, threshold).
+RELU_NAMES = {(None, 0.0, 0.0): "relu", (6.0, 0.0, 0.0): "relu6", (None, 0.2, 0.0): "leaky_relu"}
+
+
+def _fuse_relu(graph: Graph, vid: int):
+    """ReLU(Dense/Conv(x, linear)) -> Dense/Conv(x, relu / relu6 / leaky_relu) when it is one of those."""
+    a = graph.vertex(vid).attrs
+    max_value = a.get("max_value")
+    key = (None if max_value is None else float(max_value), float(a.get("negative_slope", 0.0)),
+           float(a.get("threshold", 0.0)))
+    return None if key not in RELU_NAMES else _fuse_named(graph, vid, RELU_NAMES[key])
+
+
+def _fuse_named(graph: Graph, vid: int, activation: str):
     src = graph.producer(vid)
     p = graph.vertex(src)
-    if p.op not in LINEAR_OPS or p.attrs.get("activation", "linear") != "linear" or sole_user(graph, src) != vid:
+    if (p.op not in LINEAR_OPS + DEPTHWISE_OPS or p.attrs.get("activation", "linear") != "linear"
+            or sole_user(graph, src) != vid):
         return None
-    p.attrs["activation"] = graph.vertex(vid).attrs["activation"]
+    p.attrs["activation"] = activation
     bypass(graph, vid, (src, 0))
     return [src]
 
 
-ACTIVATION_RULES = [Rule("activation_into_linear_op", ("Activation",), _fuse_activation)]
+ACTIVATION_RULES = [Rule("activation_into_linear_op", ("Activation",), _fuse_activation),
+                    Rule("relu_into_linear_op", ("ReLU",), _fuse_relu)]
 
 
 @graph_pass("fuse_activations", recurse=True)
 def fuse_activations(graph: Graph, **_: object) -> Counter:
-    """Fold an Activation into the Dense/Conv before it, so backends emit one fused op."""
+    """Fold an Activation (or a ReLU layer equal to a named one) into the Dense/Conv before it, so
+    backends emit one fused op."""
     return apply_rules(graph, ACTIVATION_RULES)
 
 
@@ -110,8 +132,61 @@ def _bn_into_consumer(graph: Graph, vid: int):
     return [user]
 
 
+def _bn_into_depthwise_producer(graph: Graph, vid: int):
+    """BN(DepthwiseConv(x)) -> DepthwiseConv(x) with kernel (*k, in, m) * scale as (in, m) (output
+    channel c*m + j); BN(SeparableConv(x)) -> its pointwise kernel * scale; bias * scale + shift."""
+    src = graph.producer(vid)
+    p = graph.vertex(src)
+    if (p.op not in DEPTHWISE_OPS or p.attrs.get("activation", "linear") != "linear"
+            or sole_user(graph, src) != vid
+            or int(graph.vertex(vid).attrs["axis"]) != _out_channel_axis(graph, src)):
+        return None
+    scale, shift = bn_affine(graph, vid)
+    role = "pointwise_kernel" if p.op.startswith("Separable") else "kernel"
+    key = p.params[role]
+    kernel = np.asarray(graph.store[key], np.float64)
+    folded = kernel * (scale if role == "pointwise_kernel" else scale.reshape(kernel.shape[-2:]))
+    bias = _bias(graph, src, scale.shape[0]) * scale + shift
+    p.params[role] = graph.store.add(f"{key}_bnfold", folded.astype(np.float32))
+    p.params["bias"] = graph.store.add(f"{p.name}/bias_bnfold", bias.astype(np.float32))
+    p.attrs["use_bias"] = True
+    bypass(graph, vid, (src, 0))
+    return [src]
+
+
+def _bn_into_depthwise_consumer(graph: Graph, vid: int):
+    """Depthwise/SeparableConv(padding='valid')(BN(x)) -> the conv with the BN's per-input-channel
+    scale in its depthwise kernel and the shift's contribution in its bias (through the pointwise
+    kernel for SeparableConv)."""
+    user = sole_user(graph, vid)
+    if user is None:
+        return None
+    u = graph.vertex(user)
+    rank = u.outputs[0].rank
+    if (u.op not in DEPTHWISE_OPS or u.attrs.get("padding", "valid") != "valid"
+            or int(graph.vertex(vid).attrs["axis"]) != channel_axis(u.attrs, rank)):
+        return None
+    scale, shift = bn_affine(graph, vid)
+    separable = u.op.startswith("Separable")
+    role = "depthwise_kernel" if separable else "kernel"
+    key = u.params[role]
+    kernel = np.asarray(graph.store[key], np.float64)  # (*k, in, m)
+    extra = (kernel * shift[:, None]).sum(axis=tuple(range(kernel.ndim - 2))).reshape(-1)  # (in * m,)
+    if separable:
+        pointwise = np.asarray(graph.store[u.params["pointwise_kernel"]], np.float64)
+        extra = extra @ pointwise.reshape(pointwise.shape[-2:])
+    u.params[role] = graph.store.add(f"{key}_bnfold", (kernel * scale[:, None]).astype(np.float32))
+    bias = _bias(graph, user, extra.shape[0]) + extra
+    u.params["bias"] = graph.store.add(f"{u.name}/bias_bnfold", bias.astype(np.float32))
+    u.attrs["use_bias"] = True
+    bypass(graph, vid, graph.input_refs(vid)[0])
+    return [user]
+
+
 BN_RULES = [
     Rule("bn_into_producer", ("BatchNormalization",), _bn_into_producer),
+    Rule("bn_into_depthwise_producer", ("BatchNormalization",), _bn_into_depthwise_producer),
+    Rule("bn_into_depthwise_consumer", ("BatchNormalization",), _bn_into_depthwise_consumer),
     Rule("bn_into_consumer", ("BatchNormalization",), _bn_into_consumer),
 ]
 

@@ -27,6 +27,7 @@ from kir.passes.edit import add_op, bypass, drop_if_unused, reinfer, sole_user
 from kir.passes.rewrite import Rule, apply_rules
 
 WINDOWED = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+            "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
             *(f"{kind}Pooling{dims}D" for kind in ("Max", "Average", "GlobalMax", "GlobalAverage")
               for dims in (1, 2, 3)))
 SPATIAL_RESHAPING = ("UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D")
@@ -191,6 +192,7 @@ SINK_RULES = [
     Rule("sink_through_concatenate", ("Concatenate",), _sink(remap=_remap_axis)),
     Rule("flatten_of_transpose", ("Flatten",), _flatten_of_transpose),
     Rule("sink_through_elu", ("ELU",), _sink()),
+    Rule("sink_through_relu", ("ReLU",), _sink()),
     Rule("sink_through_spatial_reshaping", SPATIAL_RESHAPING, _sink(remap=_flip_data_format, ok=_layout_flip_ok)),
 ]
 

@@ -104,7 +104,9 @@ def merged(make: Callable[[Any], Any], *shapes: tuple) -> Builder:
 
 # ---------------------------------------------------------------------- layer cases
 ACTIVATIONS = ["linear", "relu", "relu6", "sigmoid", "hard_sigmoid", "softmax", "log_softmax", "tanh", "elu",
-               "selu", "softplus", "softsign", "exponential", "swish", "silu", "gelu", "leaky_relu", "mish"]
+               "selu", "softplus", "softsign", "exponential", "swish", "silu", "gelu", "leaky_relu", "mish",
+               "hard_silu", "hard_swish", "log_sigmoid", "hard_tanh", "celu", "tanh_shrink", "squareplus",
+               "sparse_plus", "soft_shrink", "hard_shrink"]
 
 
 def test_activation_names_cover_kir():

@@ -1,5 +1,5 @@
-"""Shape rules for Conv1D/2D/3D and the 1-D/2-D transposes (channels_last, or channels_first after the
-layout pass)."""
+"""Shape rules for Conv1D/2D/3D, the 1-D/2-D transposes and the depthwise and separable 1-D/2-D
+convolutions (channels_last, or channels_first after the layout pass)."""
 
 from __future__ import annotations
 
@@ -98,3 +98,38 @@ def _conv_transpose_rule(op: str, rank: int):
 
 shape_rule("Conv1DTranspose")(_conv_transpose_rule("Conv1DTranspose", 3))
 shape_rule("Conv2DTranspose")(_conv_transpose_rule("Conv2DTranspose", 4))
+
+
+def _depthwise_rule(op: str, rank: int, separable: bool):
+    """DepthwiseConv: each input channel convolved with its own `depth_multiplier` filters (channels
+    in * multiplier, channel c*multiplier + m); SeparableConv: that, then a 1x1 conv to `filters`."""
+
+    def rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
+        x, kernel_size, strides, dilation = _windowed(op, rank, attrs, inputs)
+        if attrs.get("padding", "valid") not in ("valid", "same"):
+            raise ShapeError(f"{op} padding must be 'valid' or 'same', got '{attrs.get('padding')}'")
+        channels = x.shape[channel_axis(attrs, x.rank)]
+        multiplier = int(attrs.get("depth_multiplier", 1))
+        kernel = params.get("depthwise_kernel" if separable else "kernel")
+        if kernel is not None and differ(channels, kernel[-2]):
+            raise ShapeError(
+                f"{op} expects inputs with {kernel[-2]} channels (its depthwise kernel has shape {fmt(kernel)}), "
+                f"got input shape {fmt(x)}; a built layer keeps its input channels, so call it on tensors "
+                f"with {kernel[-2]} channels or use a new {op} layer"
+            )
+        if separable:
+            out = int(attrs["filters"])
+        else:
+            out = None if channels is None else channels * multiplier
+        shape = windowed_shape(op, x, attrs, kernel_size, strides, dilation, out, "kernel_size")
+        return [TensorSpec(shape, "float32")]
+
+    return rule
+
+
+DEPTHWISE_OPS = ("DepthwiseConv1D", "DepthwiseConv2D")
+SEPARABLE_OPS = ("SeparableConv1D", "SeparableConv2D")
+for _n, _op in enumerate(DEPTHWISE_OPS):
+    shape_rule(_op)(_depthwise_rule(_op, _n + 3, separable=False))
+for _n, _op in enumerate(SEPARABLE_OPS):
+    shape_rule(_op)(_depthwise_rule(_op, _n + 3, separable=True))

@@ -78,3 +78,55 @@ def conv_transpose(ctx, attrs, inputs, params):
     if attrs.get("use_bias", True) and "bias" in params:
         y = y + np.asarray(params["bias"], dtype=np.float32)
     return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+
+
+def depthwise_convolve(
+    x: np.ndarray, kernel: np.ndarray, strides: list[int], dilation: list[int], padding: str
+) -> np.ndarray:
+    """Depthwise cross-correlation of a channels_last x (b, *spatial, c) with kernel (*k, c, m):
+    output channel c*m + j is channel c convolved with kernel[..., c, j]."""
+    n = x.ndim - 2
+    window = kernel.shape[:n]
+    pads = pad_amounts(x.shape[1:-1], window, strides, dilation, padding)
+    xp = np.pad(x, [(0, 0), *pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
+    out_sizes = [
+        (size - (k - 1) * d - 1) // s + 1
+        for size, k, s, d in zip(xp.shape[1:-1], window, strides, dilation)
+    ]
+    channels, multiplier = kernel.shape[-2], kernel.shape[-1]
+    out = np.zeros((x.shape[0], *out_sizes, channels, multiplier), dtype=np.float32)
+    for tap in itertools.product(*(range(k) for k in window)):
+        index = tuple(
+            slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s in zip(tap, dilation, out_sizes, strides)
+        )
+        out += xp[(slice(None), *index)][..., None] * kernel[tap]
+    return out.reshape(x.shape[0], *out_sizes, channels * multiplier)
+
+
+def _depthwise_part(attrs, x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    n = x.ndim - 2
+    return depthwise_convolve(x, np.asarray(kernel, dtype=np.float32), as_list(attrs.get("strides", 1), n),
+                              as_list(attrs.get("dilation_rate", 1), n), attrs.get("padding", "valid"))
+
+
+@LOWERINGS.register("DepthwiseConv1D", "DepthwiseConv2D")
+def depthwise_conv(ctx, attrs, inputs, params):
+    """activation(depthwise_conv(x, kernel) + bias)."""
+    x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
+    y = _depthwise_part(attrs, x, params["kernel"])
+    if attrs.get("use_bias", True) and "bias" in params:
+        y += np.asarray(params["bias"], dtype=np.float32)
+    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+
+
+@LOWERINGS.register("SeparableConv1D", "SeparableConv2D")
+def separable_conv(ctx, attrs, inputs, params):
+    """activation(pointwise(depthwise_conv(x, depthwise_kernel)) + bias): the pointwise kernel
+    (1.., c*m, filters) is a matmul on the channels."""
+    x = to_channels_last(attrs, np.asarray(inputs[0], dtype=np.float32))
+    y = _depthwise_part(attrs, x, params["depthwise_kernel"])
+    pointwise = np.asarray(params["pointwise_kernel"], dtype=np.float32)
+    y = y @ pointwise.reshape(pointwise.shape[-2:])
+    if attrs.get("use_bias", True) and "bias" in params:
+        y += np.asarray(params["bias"], dtype=np.float32)
+    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]

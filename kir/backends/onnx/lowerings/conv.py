@@ -76,3 +76,44 @@ def conv_transpose(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: In
     y = ctx.op("ConvTranspose", *args, kernel_shape=window, strides=strides, dilations=dilation,
                pads=before + after, output_padding=extra)
     return [_activate_and_leave(ctx, layout, attrs.get("activation", "linear"), y)]
+
+
+def grouped_oihw(kernel: np.ndarray) -> np.ndarray:
+    """Keras depthwise (*k, in, multiplier) -> ONNX grouped Conv weight (in*multiplier, 1, *k); output
+    channel c*multiplier + m stays channel c's m-th filter, as Keras orders them."""
+    n = kernel.ndim - 2
+    return oihw(kernel.reshape(*kernel.shape[:n], 1, kernel.shape[-2] * kernel.shape[-1]))
+
+
+def _depthwise(ctx: OnnxContext, attrs: Attrs, x: str, role: str, bias: str | None) -> tuple[ChannelsFirst, str]:
+    """A Conv with group = input channels on the NCHW input: the layout helper and its result."""
+    spec = ctx.input_spec(0)
+    n = spec.rank - 2
+    layout = ChannelsFirst(ctx, spec.rank, attrs.get("data_format") == "channels_first")
+    kernel = ctx.array(role)
+    window, strides = list(kernel.shape[:n]), as_list(attrs.get("strides", 1), n)
+    dilation = as_list(attrs.get("dilation_rate", 1), n)
+    pads = pad_attributes(layout.spatial(spec.shape), window, strides, dilation, attrs.get("padding", "valid"))
+    args = [layout.enter(x), ctx.param(role, grouped_oihw, "grouped_oihw")] + ([bias] if bias else [])
+    y = ctx.op("Conv", *args, suffix="depthwise", group=int(kernel.shape[-2]), kernel_shape=window,
+               strides=strides, dilations=dilation, **pads)
+    return layout, y
+
+
+@LOWERINGS.register("DepthwiseConv1D", "DepthwiseConv2D")
+def depthwise_conv(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    bias = params["bias"] if attrs.get("use_bias", True) and "bias" in params else None
+    layout, y = _depthwise(ctx, attrs, inputs[0], "kernel", bias)
+    return [_activate_and_leave(ctx, layout, attrs.get("activation", "linear"), y)]
+
+
+@LOWERINGS.register("SeparableConv1D", "SeparableConv2D")
+def separable_conv(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    """The grouped (depthwise) Conv, then a 1x1 Conv with the pointwise kernel and the bias."""
+    layout, y = _depthwise(ctx, attrs, inputs[0], "depthwise_kernel", None)
+    pointwise = ctx.array("pointwise_kernel")
+    args = [y, ctx.param("pointwise_kernel", oihw, "oihw")]
+    if attrs.get("use_bias", True) and "bias" in params:
+        args.append(params["bias"])
+    y = ctx.op("Conv", *args, suffix="pointwise", kernel_shape=[1] * (pointwise.ndim - 2))
+    return [_activate_and_leave(ctx, layout, attrs.get("activation", "linear"), y)]

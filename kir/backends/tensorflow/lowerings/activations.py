@@ -7,6 +7,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from kir.backends.tensorflow.table import LOWERINGS
+from kir.ir.ops.activations import softmax_axes
 
 
 def _mish(x):
@@ -36,6 +37,16 @@ ACTIVATIONS: dict[str, Callable] = {
     "gelu": lambda x: tf.nn.gelu(x, approximate=False),
     "leaky_relu": lambda x: tf.nn.leaky_relu(x, alpha=0.2),
     "mish": _mish,
+    "hard_silu": lambda x: x * _hard_sigmoid(x),
+    "hard_swish": lambda x: x * _hard_sigmoid(x),
+    "log_sigmoid": tf.math.log_sigmoid,
+    "hard_tanh": lambda x: tf.clip_by_value(x, -1.0, 1.0),
+    "celu": lambda x: tf.maximum(x, 0.0) + tf.math.expm1(tf.minimum(x, 0.0)),
+    "tanh_shrink": lambda x: x - tf.math.tanh(x),
+    "squareplus": lambda x: (x + tf.sqrt(tf.square(x) + 4.0)) / 2,
+    "sparse_plus": lambda x: tf.where(x <= -1, tf.zeros_like(x), tf.where(x < 1, 0.25 * tf.square(x + 1), x)),
+    "soft_shrink": lambda x: tf.where(x > 0.5, x - 0.5, tf.where(x < -0.5, x + 0.5, tf.zeros_like(x))),
+    "hard_shrink": lambda x: tf.where(tf.abs(x) > 0.5, x, tf.zeros_like(x)),
 }
 
 
@@ -56,3 +67,34 @@ def elu(ctx, attrs, inputs, params):
     y = tf.nn.elu(inputs[0])
     alpha = float(attrs.get("alpha", 1.0))
     return [y if alpha == 1.0 else tf.where(inputs[0] > 0, y, alpha * y)]
+
+
+def relu_with(x, negative_slope: float, max_value: float | None, threshold: float):
+    """Keras' relu(x, negative_slope, max_value, threshold) (its TensorFlow backend's ops)."""
+    if threshold == 0.0 and max_value is None:
+        return tf.nn.relu(x) if negative_slope == 0.0 else tf.nn.leaky_relu(x, alpha=negative_slope)
+    above = x if max_value is None else tf.minimum(x, max_value)
+    return tf.where(x > threshold, above, negative_slope * (x - threshold))
+
+
+@LOWERINGS.register("ReLU")
+def relu(ctx, attrs, inputs, params):
+    return [relu_with(inputs[0], float(attrs.get("negative_slope", 0.0)), attrs.get("max_value"),
+                      float(attrs.get("threshold", 0.0)))]
+
+
+@LOWERINGS.register("PReLU")
+def prelu(ctx, attrs, inputs, params):
+    """relu(x) - alpha * relu(-x), as Keras' PReLU.call."""
+    x = inputs[0]
+    return [tf.nn.relu(x) - params["alpha"] * tf.nn.relu(-x)]
+
+
+@LOWERINGS.register("Softmax")
+def softmax(ctx, attrs, inputs, params):
+    """tf.nn.softmax on one axis; exp(x - logsumexp) over several, as Keras' Softmax layer."""
+    x = inputs[0]
+    axes = softmax_axes(attrs, x.shape.rank)
+    if len(axes) == 1:
+        return [tf.nn.softmax(x, axis=axes[0])]
+    return [tf.exp(x - tf.reduce_logsumexp(x, axis=axes, keepdims=True))]
