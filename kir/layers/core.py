@@ -1,20 +1,28 @@
-"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector, ELU."""
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector, ELU, Masking."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kir import activations
-from kir.errors import ConfigError, check_positive_int
-from kir.ir.spec import TensorSpec
-from kir.layers import _args
+from kir.errors import ConfigError, ShapeError, check_positive_int
+from kir.ir.spec import TensorSpec, format_shape
+from kir.layers import _args, _masks
 from kir.layers.base import Layer
+
+if TYPE_CHECKING:
+    from kir.ir.graph import Ref
+    from kir.layers.emitter import Emitter
+    from kir.layers.node import Node
+    from kir.layers.tensor import KTensor
 
 
 class Dense(Layer):
     """`activation(x @ kernel + bias)` on the last axis."""
+
+    supports_masking = True
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
@@ -44,6 +52,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies a named Keras activation."""
 
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any):
         super().__init__(**kwargs)
         self.activation = activations.get(activation, self.name)
@@ -54,6 +64,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Randomly zeroes a fraction `rate` of inputs while training; identity at inference."""
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, seed: int | None = None,
                  **kwargs: Any):
@@ -82,7 +94,11 @@ class Reshape(Layer):
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
-        self.target_shape = [int(d) for d in target_shape]
+        where = f"Reshape '{self.name}'"
+        self.target_shape = _args.int_list(target_shape, "target_shape", where)
+        if any(d == 0 or d < -1 for d in self.target_shape) or self.target_shape.count(-1) > 1:
+            raise ConfigError(f"{where}: target_shape must hold positive sizes and at most one -1, "
+                              f"got {tuple(target_shape)}")
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"target_shape": list(self.target_shape)}
@@ -93,7 +109,7 @@ class Permute(Layer):
 
     def __init__(self, dims: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
-        self.dims = [int(d) for d in dims]
+        self.dims = _args.int_list(dims, "dims", f"Permute '{self.name}'")
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
             raise ConfigError(f"Permute '{self.name}': dims must be a permutation of 1..{len(self.dims)}, "
                               f"got {tuple(dims)}")
@@ -116,6 +132,8 @@ class RepeatVector(Layer):
 class ELU(Layer):
     """Exponential linear unit: x if x > 0 else alpha * (exp(x) - 1)."""
 
+    supports_masking = True
+
     def __init__(self, alpha: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
@@ -124,3 +142,39 @@ class ELU(Layer):
 
     def ir_attrs(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
+
+
+class Masking(Layer):
+    """Marks the time steps whose features all equal `mask_value` as padding: the output is the
+    input with those steps zeroed, and it carries the mask `any(x != mask_value, axis=-1)` (as
+    Keras' Masking). It lowers to math primitives (Binary, Cast, Reduce, Where), no op of its own."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
+            raise ConfigError(f"Masking '{self.name}': mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
+        x = input_specs[0]
+        if x.rank < 2:
+            raise ShapeError(f"{self._where()}: needs an input of rank >= 2 (batch, ..., features), "
+                             f"got {format_shape(x.shape)}")
+        return [x]
+
+    def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+        return [self.new_mask(node, node.inputs[0].shape[:-1])]
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        base = self._vertex_name(node)
+        x = inputs[0]
+        keep = _masks.any_last(emitter, self, _masks.not_equal(emitter, self, x, self.mask_value, f"{base}_differs"),
+                               f"{base}_keep", keepdims=True)
+        zero = _masks.constant(emitter, self, 0, emitter.graph.spec(x).dtype, f"{base}_zero")
+        out = emitter.op("Where", [keep, x, zero], {}, self, name=base)[0]
+        if node is not None:
+            mask = emitter.op("Squeeze", [keep], {"axes": [-1]}, self, name=f"{base}_mask")[0]
+            emitter.bind_mask(node.outputs[0].mask, mask)
+        return [out]

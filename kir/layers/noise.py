@@ -18,6 +18,7 @@ class _Noise(Layer):
     """A layer whose op attrs are the attributes named in `attrs` (the layer's seed among them)."""
 
     attrs: tuple[str, ...] = ("rate", "seed")
+    supports_masking = True  # as Keras': the input's mask passes on
 
     def _set(self, seed: Any, **values: Any) -> None:
         for name, value in values.items():

@@ -13,11 +13,13 @@ from kir.layers.base import Layer
 class BatchNormalization(Layer):
     """Normalizes with batch statistics while training, moving statistics at inference."""
 
+    supports_masking = True
+
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones", **kwargs: Any):
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = _args.axis_arg(axis, "axis", f"BatchNormalization '{self.name}'")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
@@ -48,11 +50,13 @@ class BatchNormalization(Layer):
 class LayerNormalization(Layer):
     """Normalizes each sample over `axis` (default the last)."""
 
+    supports_masking = True
+
     def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 0.001, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  **kwargs: Any):
         super().__init__(**kwargs)
-        self.axis = [axis] if isinstance(axis, int) else [int(a) for a in axis]
+        self.axis = _args.axis_arg(axis, "axis", f"LayerNormalization '{self.name}'", many=True)
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
         _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer)
         self._axis: list[int] = []
@@ -61,6 +65,12 @@ class LayerNormalization(Layer):
         x = input_specs[0]
         self._axis = sorted(_args.positive_axis(a, x.rank, self._where()) for a in self.axis)
         shape = tuple(x.shape[a] for a in self._axis)
+        if None in shape:
+            from kir.errors import ShapeError
+
+            raise ShapeError(f"{self._where()}: axis {self.axis[shape.index(None)]} of the input must have a known "
+                             f"size (its gamma/beta have that size), got input shape {x.shape}; give the Input "
+                             f"that dimension")
         if self.scale:
             self.add_weight("gamma", shape, self.gamma_initializer)
         if self.center:

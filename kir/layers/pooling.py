@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kir.layers import _args
+from kir.layers import _args, _masks
 from kir.layers.base import Layer
+
+if TYPE_CHECKING:
+    from kir.ir.graph import Ref
+    from kir.layers.emitter import Emitter
+    from kir.layers.node import Node
 
 
 class _Pooling(Layer):
@@ -68,7 +73,24 @@ class _GlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    pass
+    """Mean over time; with a masked input, the mean of the real steps only (Keras'), lowered to
+    Where / Reduce sum / divide primitives. The output carries no mask."""
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        mask = emitter.input_mask(node)
+        if mask is None:
+            return super().emit(emitter, inputs, node)
+        base = self._vertex_name(node)
+        steps = 1 if self.data_format == "channels_last" else 2
+        dtype = emitter.graph.spec(inputs[0]).dtype
+        cond = emitter.op("ExpandDims", [mask], {"axis": 3 - steps}, self, name=f"{base}_mask")[0]
+        zero = _masks.constant(emitter, self, 0, dtype, f"{base}_zero")
+        x = emitter.op("Where", [cond, inputs[0], zero], {}, self, name=f"{base}_masked")[0]
+        reduce = {"fn": "sum", "axis": [steps], "keepdims": self.keepdims}
+        total = emitter.op("Reduce", [x], reduce, self, name=f"{base}_sum")[0]
+        weights = emitter.op("Cast", [cond], {"dtype": dtype}, self, name=f"{base}_weights")[0]
+        count = emitter.op("Reduce", [weights], reduce, self, name=f"{base}_count")[0]
+        return emitter.op("Binary", [total, count], {"fn": "divide"}, self, name=base)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -13,6 +13,11 @@ from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
 from kir.layers.base import Layer
 from kir.layers.tensor import KTensor
+
+if TYPE_CHECKING:
+    from kir.ir.graph import Ref
+    from kir.layers.emitter import Emitter
+    from kir.layers.node import Node
 
 
 def initial_state_inputs(layer: Layer, kwargs: dict[str, Any], names: Sequence[str]) -> list[KTensor]:
@@ -34,7 +39,13 @@ def initial_state_inputs(layer: Layer, kwargs: dict[str, Any], names: Sequence[s
 
 
 class _RNN(Layer):
+    """A masked input (Embedding(mask_zero=True), Masking) makes the op `masked`: its mask is the
+    op's last input, masked steps carry the state (docs/ops.md, "Masks"); the sequence output
+    carries the mask on, the last output and the states carry none (Keras' compute_mask). A call
+    with `initial_state=` applies no mask, as in Keras 3."""
+
     gates: ClassVar[int] = 1
+    supports_masking = True
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
@@ -42,7 +53,7 @@ class _RNN(Layer):
                  bias_regularizer: Any = None, activity_regularizer: Any = None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
-                 stateful: bool = False, unroll: bool = False, **kwargs: Any):
+                 stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.units = check_positive_int(units, f"{where}: units")
@@ -57,6 +68,7 @@ class _RNN(Layer):
         if stateful:
             raise ConfigError(f"{where}: stateful=True is not supported by kir; state is reset every batch")
         self.unroll = bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
 
     def state_names(self) -> tuple[str, ...]:
         """The states the cell carries, in Keras' order: h (LSTM: h and c)."""
@@ -89,10 +101,35 @@ class _RNN(Layer):
         """Hook for LSTM's unit_forget_bias."""
 
     def ir_attrs(self) -> dict[str, Any]:
-        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
-                "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "dropout": self.dropout,
-                "recurrent_dropout": self.recurrent_dropout}
+        attrs = {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                 "return_sequences": self.return_sequences, "return_state": self.return_state,
+                 "go_backwards": self.go_backwards, "dropout": self.dropout,
+                 "recurrent_dropout": self.recurrent_dropout}
+        if self.zero_output_for_mask:
+            attrs["zero_output_for_mask"] = True
+        return attrs
+
+    def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+        return sequence_masks(self.return_sequences, node, masks)
+
+    def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        # Keras 3 fills in `mask=` only for a call with one tensor argument: with initial_state=
+        # the mask is not applied (the sequence output still carries it on)
+        mask = emitter.input_mask(node) if len(inputs) == 1 else None
+        return emit_masked(self, emitter, inputs, mask, self._vertex_name(node))
+
+
+def sequence_masks(return_sequences: bool, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+    """Keras' RNN compute_mask: the input mask passes to the sequence output only."""
+    first = masks[0] if masks and return_sequences else None
+    return [first] + [None] * (len(node.outputs) - 1)
+
+
+def emit_masked(layer: _RNN, emitter: Emitter, inputs: list[Ref], mask: Ref | None, name: str) -> list[Ref]:
+    """One recurrent vertex; with a mask, attribute `masked` and the mask as its last input."""
+    if mask is None:
+        return emitter.layer_op(layer, inputs, name=name)
+    return emitter.layer_op(layer, [*inputs, mask], {**layer.ir_attrs(), "masked": True}, name=name)
 
 
 class SimpleRNN(_RNN):

@@ -17,15 +17,25 @@ class KTensor(SymbolicTensor):
     Equality is identity, so `assert lstm.output == encoded_a` means "the very same tensor".
     Tensor operators and kir.backend ops on it (`x + y`, `1 + t`, `K.square(t)`, `t[:, 0]`) add a
     small traced layer (`kir.layers.lambda_layer.TensorOp`) to the graph, as Keras 3 adds an op.
+
+    `mask` is Keras' `_keras_mask`: the bool (batch, timesteps) tensor saying which steps are real,
+    attached by the call that produced this tensor (Embedding(mask_zero=True), Masking, or a layer
+    passing its input's mask on); None when the tensor carries no mask (docs/ops.md, "Masks").
     """
 
-    __slots__ = ("spec", "node", "index", "name")
+    __slots__ = ("spec", "node", "index", "name", "mask")
 
     def __init__(self, spec: TensorSpec, node: Node | None = None, index: int = 0, name: str = "") -> None:
         self.spec = spec
         self.node = node
         self.index = index
         self.name = name
+        self.mask: KTensor | None = None
+
+    @property
+    def _keras_mask(self) -> KTensor | None:
+        """Keras' name for the mask this tensor carries."""
+        return self.mask
 
     def __kir_op__(self, name: str, args: tuple, kwargs: dict, env: dict | None = None) -> Any:
         """A kir.backend op with this tensor among its arguments (kir.backend dispatches here)."""

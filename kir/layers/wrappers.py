@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 
 class TimeDistributed(Layer):
-    """`TimeDistributed(layer)(x)`: x is (batch, time, ...); `layer` sees (batch*time, ...)."""
+    """`TimeDistributed(layer)(x)`: x is (batch, time, ...); `layer` sees (batch*time, ...).
+    The input's mask passes on to the output (Keras' compute_mask)."""
+
+    supports_masking = True
 
     def __init__(self, layer: Layer, **kwargs: Any):
         if not isinstance(layer, Layer):
@@ -81,6 +84,8 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        for sub in (self.forward_layer, self.backward_layer):  # Keras forces this on both directions
+            sub.zero_output_for_mask = sub.return_sequences
 
     def sublayers(self) -> list[Layer]:
         return [self.forward_layer, self.backward_layer]
@@ -112,12 +117,21 @@ class Bidirectional(Layer):
             raise ShapeError(f"{self._where()}: {exc}") from None
         return [graph.spec(r) for r in graph.outputs]
 
+    def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+        """Keras': the input mask on the sequence output(s) (both when merge_mode is None)."""
+        mask = masks[0] if masks and self.return_sequences else None
+        sequences = 1 if self.merge_mode is not None else 2
+        return [mask] * sequences + [None] * (len(node.outputs) - sequences)
+
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        from kir.layers.recurrent import emit_masked
+
         base = self._vertex_name(node)
         x, states = list(inputs[:1]), list(inputs[1:])
         half = len(states) // 2
-        fwd = emitter.layer_op(self.forward_layer, x + states[:half], name=f"{base}_forward")
-        bwd = emitter.layer_op(self.backward_layer, x + states[half:], name=f"{base}_backward")
+        mask = emitter.input_mask(node) if not states else None  # Keras 3: none with initial_state=
+        fwd = emit_masked(self.forward_layer, emitter, x + states[:half], mask, f"{base}_forward")
+        bwd = emit_masked(self.backward_layer, emitter, x + states[half:], mask, f"{base}_backward")
         y_fwd, y_bwd = fwd[0], bwd[0]
         if self.return_sequences:
             y_bwd = emitter.op("Reverse", [y_bwd], {"axis": 1}, self, name=f"{base}_reverse")[0]

@@ -4,7 +4,10 @@ A recurrent op maps (batch, timesteps, features) to the last hidden state (batch
 with `return_sequences`, to every step's state (batch, timesteps, units); `return_state`
 appends the final h (and, for LSTM, the final cell state c). The optional inputs after x are
 the initial states (`initial_state=`): h, and for LSTM c, each (batch, units); without them the
-states start at zero. The checks against the weight shapes catch a shared layer reused on a
+states start at zero. With the attribute `masked` the LAST input is a bool mask (batch,
+timesteps) (Keras' mask: True for real steps): a masked step leaves the states as they were and
+its output is the previous step's output (zeros with `zero_output_for_mask`), as Keras' rnn.
+The checks against the weight shapes catch a shared layer reused on a
 tensor of a different feature width at call time.
 """
 
@@ -44,6 +47,14 @@ def _check_initial_states(op: str, x: TensorSpec, units: int, states: Sequence[T
                 f"{op} initial state {name} must have shape {format_shape((x.shape[0], units))} "
                 f"(batch, units), got {format_shape(spec.shape)}"
             )
+
+
+def check_mask(op: str, x: TensorSpec, mask: TensorSpec) -> None:
+    """A sequence mask is bool (batch, timesteps) with x's batch and time dims where both are known."""
+    dims_ok = mask.rank == 2 and all(a is None or b is None or a == b for a, b in zip(mask.shape, x.shape[:2]))
+    if mask.dtype != "bool" or not dims_ok:
+        raise ShapeError(f"{op} mask must be bool of shape {format_shape(x.shape[:2])} (batch, timesteps) for "
+                         f"input {format_shape(x.shape)}, got {mask.dtype} {format_shape(mask.shape)}")
 
 
 def _out_dtype(spec: TensorSpec) -> str:
@@ -93,8 +104,8 @@ def _recurrent_rule(op: str):
     def rule(
         attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], param_shapes: Mapping[str, tuple]
     ) -> list[TensorSpec]:
-        """(b, t, f) [+ initial h (b, u) (+ c for LSTM)] -> [(b, t, u) or (b, u)] + [h (b, u)]
-        + [c (b, u) for LSTM] if return_state."""
+        """(b, t, f) [+ initial h (b, u) (+ c for LSTM)] [+ mask (b, t) if masked] -> [(b, t, u) or
+        (b, u)] + [h (b, u)] + [c (b, u) for LSTM] if return_state."""
         if not inputs:
             raise ShapeError(f"{op} takes an input tensor x, got none")
         x = inputs[0]
@@ -108,7 +119,13 @@ def _recurrent_rule(op: str):
             raise ShapeError(f"{op} needs units > 0, got {units}")
         batch, steps, features = x.shape
         _check_params(op, units, features, x, attrs, param_shapes)
-        _check_initial_states(op, x, units, inputs[1:])
+        states = inputs[1:]
+        if attrs.get("masked", False):
+            if len(inputs) < 2:
+                raise ShapeError(f"{op} with masked=True takes its mask (batch, timesteps) as the last input, got none")
+            check_mask(op, x, inputs[-1])
+            states = inputs[1:-1]
+        _check_initial_states(op, x, units, states)
         dtype = _out_dtype(x)
         out = (batch, steps, units) if attrs.get("return_sequences", False) else (batch, units)
         specs = [TensorSpec(out, dtype)]

@@ -5,6 +5,10 @@ follow Keras' cells line by line: gate order and bias layout as in Keras' weight
 initial states from the inputs after x (`initial_state=`) or else zeros, and with
 `go_backwards` the time axis is processed in reverse and the sequence output is returned in
 that processed (reversed) order, exactly as Keras does.
+With `masked` the last input is the bool mask (batch, timesteps), reversed with the sequence for
+`go_backwards`: at a masked step the states stay as they were and the output is the previous
+step's output (zeros before the first real step, and always zeros with `zero_output_for_mask`),
+Keras' rnn with a mask; the last output is the output of the last processed step.
 The input projection of all time steps is one matmul; only the recurrent part loops.
 """
 
@@ -34,16 +38,40 @@ def _project(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, go_back
     return np.ascontiguousarray(projected.transpose(1, 0, 2))
 
 
+def _mask(attrs: Mapping[str, Any], inputs: list[np.ndarray]) -> np.ndarray | None:
+    """The mask time-major (t, b, 1) in processing order, or None when the op is not masked."""
+    if not attrs.get("masked", False):
+        return None
+    mask = np.asarray(inputs[-1], dtype=bool)
+    if attrs.get("go_backwards", False):
+        mask = mask[:, ::-1]
+    return np.ascontiguousarray(mask.T[:, :, np.newaxis])
+
+
+def _state_inputs(attrs: Mapping[str, Any], inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """x and the initial states, without the mask."""
+    return inputs[:-1] if attrs.get("masked", False) else inputs
+
+
 def _run(
-    attrs: Mapping[str, Any], projected: np.ndarray, states: list[np.ndarray], step: Step
+    attrs: Mapping[str, Any], projected: np.ndarray, states: list[np.ndarray], step: Step,
+    mask: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Loop `step` over time; assemble [sequence or last h] + final states if return_state."""
+    """Loop `step` over time; assemble [sequence or last output] + final states if return_state."""
     outputs = []
-    for x_t in projected:
-        states = step(x_t, states)
-        outputs.append(states[0])
+    zero_output = bool(attrs.get("zero_output_for_mask", False))
+    output = np.zeros_like(states[0])
+    for t, x_t in enumerate(projected):
+        new = step(x_t, states)
+        if mask is None:
+            states, output = new, new[0]
+        else:
+            keep = mask[t]
+            output = np.where(keep, new[0], 0.0 if zero_output else output)
+            states = [np.where(keep, n, s) for n, s in zip(new, states)]
+        outputs.append(output)
     if not attrs.get("return_sequences", False):
-        first = states[0]
+        first = output if mask is not None and len(projected) else states[0]
     elif outputs:
         first = np.stack(outputs, axis=1)
     else:  # zero time steps: an empty sequence of the right shape
@@ -86,7 +114,7 @@ def simple_rnn(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndar
     def step(x_t: np.ndarray, states: list[np.ndarray]) -> list[np.ndarray]:
         return [activate(act, x_t + states[0] @ recurrent)]
 
-    return _run(attrs, projected, _initial(inputs, units, 1), step)
+    return _run(attrs, projected, _initial(_state_inputs(attrs, inputs), units, 1), step, _mask(attrs, inputs))
 
 
 @LOWERINGS.register("GRU")
@@ -115,7 +143,7 @@ def gru(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
         candidate = activate(act, x_t[:, 2 * u:] + recurrent_h)
         return [z * h + (1 - z) * candidate]
 
-    return _run(attrs, projected, _initial(inputs, u, 1), step)
+    return _run(attrs, projected, _initial(_state_inputs(attrs, inputs), u, 1), step, _mask(attrs, inputs))
 
 
 @LOWERINGS.register("LSTM")
@@ -135,7 +163,7 @@ def lstm(ctx: NumpyContext, attrs: Mapping[str, Any], inputs: list[np.ndarray],
         c = f * c + i * g
         return [o * activate(act, c), c]
 
-    return _run(attrs, projected, _initial(inputs, u, 2), step)
+    return _run(attrs, projected, _initial(_state_inputs(attrs, inputs), u, 2), step, _mask(attrs, inputs))
 
 
 @LOWERINGS.register("Reverse")

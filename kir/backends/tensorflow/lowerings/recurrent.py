@@ -3,7 +3,9 @@
 The input projection of all time steps is one matmul; the recurrence runs in `tf.scan`, which
 XLA compiles into a single while loop and TensorFlow differentiates through. With
 `go_backwards` the sequence is processed (and returned) in reverse order, like Keras. The
-initial states are the inputs after x (`initial_state=`), else zeros.
+initial states are the inputs after x (`initial_state=`), else zeros. With `masked` the last
+input is the bool mask: a masked step keeps the states and repeats the previous output (zeros
+with `zero_output_for_mask`), as Keras' rnn (see the numpy reference).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from kir.backends.tensorflow.table import LOWERINGS
 
 
 def _project(attrs, x, kernel, bias):
-    x = tf.cast(x, "float32")
+    x = tf.cast(x, kernel.dtype)  # the compute dtype: kernels are read cast to it
     if attrs.get("go_backwards", False):
         x = tf.reverse(x, [1])
     proj = matmul_last(x, kernel)
@@ -25,8 +27,10 @@ def _project(attrs, x, kernel, bias):
     return tf.transpose(proj, [1, 0, 2])  # time-major (t, b, G*u)
 
 
-def _run(attrs, projected, states: tuple, step):
-    """Scan `step` over time; outputs [sequence or last h] (+ final states if return_state)."""
+def _run(attrs, projected, states: tuple, step, inputs=None):
+    """Scan `step` over time; outputs [sequence or last output] (+ final states if return_state)."""
+    if attrs.get("masked", False):
+        return _run_masked(attrs, projected, states, step, inputs[-1])
     stacked = tf.scan(lambda s, x_t: step(x_t, s), projected, initializer=states)
     last = tuple(s[-1] for s in stacked)
     if attrs.get("return_sequences", False):
@@ -39,11 +43,35 @@ def _run(attrs, projected, states: tuple, step):
     return out
 
 
-def _initial(inputs, units: int, count: int) -> tuple:
-    """The initial states: the inputs after x when given, else zeros (batch, units)."""
+def _run_masked(attrs, projected, states: tuple, step, mask):
+    """The scan with Keras' mask semantics; the carry is (output, *states)."""
+    mask = tf.cast(mask, tf.bool)
+    if attrs.get("go_backwards", False):
+        mask = tf.reverse(mask, [1])
+    mask = tf.transpose(mask)[:, :, tf.newaxis]  # (t, b, 1) in processing order
+    zero_output = bool(attrs.get("zero_output_for_mask", False))
+
+    def body(carry, elems):
+        x_t, keep = elems
+        output, old = carry[0], carry[1:]
+        new = step(x_t, old)
+        output = tf.where(keep, new[0], tf.zeros_like(output) if zero_output else output)
+        return (output, *(tf.where(keep, n, o) for n, o in zip(new, old)))
+
+    stacked = tf.scan(body, (projected, mask), initializer=(tf.zeros_like(states[0]), *states))
+    last = tuple(s[-1] for s in stacked)
+    first = tf.transpose(stacked[0], [1, 0, 2]) if attrs.get("return_sequences", False) else last[0]
+    return [first] + (list(last[1:]) if attrs.get("return_state", False) else [])
+
+
+def _initial(attrs, inputs, units: int, count: int, dtype: str = "float32") -> tuple:
+    """The initial states (in the compute `dtype`): the inputs after x (before the mask) when given,
+    else zeros (batch, units)."""
+    if attrs.get("masked", False):
+        inputs = inputs[:-1]
     if len(inputs) > 1:
-        return tuple(tf.cast(s, "float32") for s in inputs[1: 1 + count])
-    return tuple(tf.zeros(tf.stack([tf.shape(inputs[0])[0], units]), "float32") for _ in range(count))
+        return tuple(tf.cast(s, dtype) for s in inputs[1: 1 + count])
+    return tuple(tf.zeros(tf.stack([tf.shape(inputs[0])[0], units]), dtype) for _ in range(count))
 
 
 def _bias(attrs, params):
@@ -66,7 +94,7 @@ def simple_rnn(ctx, attrs, inputs, params):
     def step(x_t, states):
         return (activate(act, x_t + tf.matmul(states[0], rk)),)
 
-    return _run(attrs, projected, _initial(inputs, u, 1), step)
+    return _run(attrs, projected, _initial(attrs, inputs, u, 1, ctx.compute_dtype), step, inputs)
 
 
 @LOWERINGS.register("GRU")
@@ -96,7 +124,7 @@ def gru(ctx, attrs, inputs, params):
         cand = activate(act, x_t[:, 2 * u:] + rec_h)
         return (z * h + (1 - z) * cand,)
 
-    return _run(attrs, projected, _initial(inputs, u, 1), step)
+    return _run(attrs, projected, _initial(attrs, inputs, u, 1, ctx.compute_dtype), step, inputs)
 
 
 @LOWERINGS.register("LSTM")
@@ -114,7 +142,7 @@ def lstm(ctx, attrs, inputs, params):
         c = f * c + i * g
         return (o * activate(act, c), c)
 
-    return _run(attrs, projected, _initial(inputs, u, 2), step)
+    return _run(attrs, projected, _initial(attrs, inputs, u, 2, ctx.compute_dtype), step, inputs)
 
 
 @LOWERINGS.register("Reverse")
