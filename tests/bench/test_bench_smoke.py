@@ -42,3 +42,19 @@ def test_unknown_model_is_a_usage_error():
     done = _run("--models", "mlp,resnet50")
     assert done.returncode == 2
     assert "unknown model(s) resnet50" in done.stderr
+
+
+@pytest.mark.slow
+def test_transformer_bench_reports_fused_and_portable_files():
+    script = ROOT / "tools" / "bench" / "transformer_vs_tf2onnx.py"
+    done = subprocess.run([sys.executable, str(script), "--seq", "16", "--d-model", "16", "--heads", "2",
+                           "--blocks", "1", "--vocab", "50", "--repeat", "3", "--budget", "0.1", "--markdown"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
+                                          for line in done.stdout.splitlines() if line.startswith("| "))}
+    assert {"tf2onnx", "tf2onnx A/A", "kir fused", "kir portable"} <= set(rows)
+    assert int(rows["kir fused"][1]) < int(rows["kir portable"][1]) < int(rows["tf2onnx"][1])
+    for key in ("kir fused", "kir portable"):
+        assert float(rows[key][-1]) <= 1e-5 and float(rows[key][-2]) <= 1e-5  # = Keras, = tf2onnx's file

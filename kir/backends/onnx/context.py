@@ -38,6 +38,9 @@ class OnnxContext(LoweringContext):
         self._transposes: dict[str, tuple[str, tuple[int, ...]]] = {}
         self._made: dict[tuple[str, tuple[int, ...]], str] = {}
         self._gathers: dict[str, tuple[str, str]] = {}
+        #: lower to onnxruntime's fused com.microsoft kernels where a lowering has one (attention,
+        #: MultiHeadAttention, BiasGelu); False: standard ONNX ops only (a portable file)
+        self.fused = False
 
     # ---------------------------------------------------------------- names
     def reserve(self, name: str) -> None:

@@ -56,12 +56,15 @@ class OnnxInterpreter(LoweringInterpreter[str]):
 
 
 def lower(graph: Graph, opset: int = DEFAULT_OPSET, input_names: Sequence[str] | None = None,
-          output_names: Sequence[str] | None = None) -> tuple[list[NodeProto], list[TensorProto], list[str]]:
-    """Nodes, initializers and output tensor names of `graph`, its inputs named `input_names`.
+          output_names: Sequence[str] | None = None,
+          fused: bool = False) -> tuple[list[NodeProto], list[TensorProto], list[str]]:
+    """Nodes, initializers and output tensor names of `graph`, its inputs named `input_names`;
+    `fused` lets lowerings use onnxruntime's com.microsoft kernels.
 
     Graph outputs come out named `output_names` (a node's output is renamed, or an Identity is
     added when the tensor is a graph input or already another output)."""
     ctx = OnnxContext(graph, opset)
+    ctx.fused = fused
     input_names = list(input_names or [graph.vertex(v).name for v in graph.inputs])
     output_names = list(output_names or graph.output_names)
     for name in input_names + output_names:
@@ -75,6 +78,8 @@ def lower(graph: Graph, opset: int = DEFAULT_OPSET, input_names: Sequence[str] |
             renames[tensor] = wanted
         else:
             source = renames.get(tensor, tensor)
+            if source == wanted:  # a graph input that is also an output under its own name: no node
+                continue
             ctx.nodes.append(helper.make_node("Identity", [source], [wanted], name=ctx.unique(f"{wanted}/Identity")))
     for node in ctx.nodes:
         for i, name in enumerate(node.input):

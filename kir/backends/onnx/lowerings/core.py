@@ -19,6 +19,8 @@ def dense(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializer
         y = ctx.op("Gemm", x, kernel, *([bias] if bias else []), suffix="Gemm")
     else:
         y = ctx.op("MatMul", x, kernel)
+        if bias and ctx.fused and attrs.get("activation") == "gelu":  # onnxruntime's fused bias + exact GELU
+            return [ctx.op("BiasGelu", y, bias, suffix="BiasGelu", domain="com.microsoft")]
         if bias:
             y = ctx.op("Add", y, bias, suffix="bias")
     return [activate(ctx, attrs.get("activation"), y)]
