@@ -11,10 +11,11 @@ go to an external-data file '<name>.onnx.data' when they exceed `external_data_t
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-import shutil
-import tempfile
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,8 +24,9 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import ModelProto, TensorProto, helper, numpy_helper
+from onnx import ModelProto, helper, numpy_helper
 
+from kir import fileio
 from kir.backends.base import GraphSource, graph_of
 from kir.backends.onnx.interpreter import lower
 from kir.backends.onnx.opset import DEFAULT_OPSET, check_opset, onnx_dtype
@@ -36,8 +38,6 @@ from kir.passes import LEVELS, run_pipeline
 
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
 """Initializer bytes above which weights go to external data (2 GB protobuf limit, less a margin)."""
-
-_FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 @dataclass
@@ -57,6 +57,8 @@ class ExportResult:
     """The (optimized) kir graph that was lowered."""
     report: Any = field(default=None, repr=False)
     """The pass pipeline's report (kir.passes.PipelineReport)."""
+    quantization: Any = field(default=None, repr=False)
+    """The int8 report (kir.backends.onnx.quantize.QuantizeReport) when export(quantize=...) ran."""
 
 
 class _InputIndex(Interpreter[int | None]):
@@ -119,8 +121,10 @@ def _batch_dim(dynamic_batch: bool, batch_size: int | None) -> int | str:
     return "batch"
 
 
-def _value_info(name: str, dtype: str, shape: tuple, batch: int | str) -> onnx.ValueInfoProto:
-    dims = [batch, *shape[1:]] if shape else []
+def _value_info(name: str, dtype: str, shape: tuple, batch: int | str,
+                names: list[str | None] | None = None) -> onnx.ValueInfoProto:
+    rest = [d if d is not None or not names else names[i] for i, d in enumerate(shape[1:])]
+    dims = [batch, *rest] if shape else []
     return helper.make_tensor_value_info(name, onnx_dtype(dtype), dims)
 
 
@@ -133,14 +137,19 @@ def to_onnx(
     optimize: Any = "O2",
     io_dtype: str | None = None,
     nchw_io: bool = False,
+    **deploy: Any,
 ) -> ModelProto:
-    """The ONNX ModelProto of a model (not checked or written; see `export`)."""
+    """The ONNX ModelProto of a model (not checked or written; see `export`; `deploy`: its
+    metadata, labels, guard_ids and keep_float32 options)."""
     level = _level(optimize)
     graph, _ = optimized_graph(graph_of(model_or_graph), level, batch_size, nchw_io)
-    return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype)
+    return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype, **deploy)
 
 
-def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None) -> ModelProto:
+def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None,
+           metadata: Any = None, labels: Any = None, guard_ids: bool = False,
+           keep_float32: Any = None, portable: bool = False) -> ModelProto:
+    from kir.backends.onnx import metadata as meta
     from kir.version import __version__
 
     check_opset(opset)
@@ -152,16 +161,19 @@ def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, i
     if io_dtype == "float16" and dtype != "float16":
         raise ConfigError("io_dtype='float16' needs dtype='float16'")
     input_names = [graph.vertex(v).name for v in graph.inputs]
-    nodes, initializers, output_names = lower(graph, opset, input_names, graph.output_names)
-    inputs = [_value_info(n, graph.vertex(v).outputs[0].dtype, graph.vertex(v).outputs[0].shape, batch)
-              for n, v in zip(input_names, graph.inputs)]
+    fused = level == "O2" and not portable  # onnxruntime's com.microsoft kernels (docs/onnx.md)
+    nodes, initializers, output_names = lower(graph, opset, input_names, graph.output_names, fused=fused)
+    inputs = [_value_info(n, graph.vertex(v).outputs[0].dtype, graph.vertex(v).outputs[0].shape, batch,
+                          meta.dim_names(graph, v)) for n, v in zip(input_names, graph.inputs)]
     outputs = [_value_info(n, graph.spec(r).dtype, graph.spec(r).shape, batch)
                for n, r in zip(output_names, graph.outputs)]
     onnx_graph = helper.make_graph(nodes, graph.name, inputs, outputs, initializers,
                                    doc_string=f"kir model '{graph.name}'")
     opsets = [helper.make_opsetid("", opset)]
+    if any(n.domain == "com.microsoft" for n in nodes):
+        opsets.append(helper.make_opsetid("com.microsoft", 1))
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="kir", producer_version=__version__,
-                              ir_version=helper.find_min_ir_version_for(opsets),
+                              ir_version=helper.find_min_ir_version_for(opsets[:1]),
                               doc_string=f"Exported by kir {__version__} from model '{graph.name}'")
     props = {"kir_version": __version__, "kir_model": graph.name, "kir_optimize": level, "kir_dtype": dtype}
     bounds = embedding_id_bounds(graph)
@@ -169,56 +181,18 @@ def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, i
         props["kir_embedding_ids"] = json.dumps({input_names[i]: n for i, n in bounds.items()})
     helper.set_model_props(model, props)
     if dtype == "float16":
-        _to_float16(model, keep_io=io_dtype == "float32")
+        from kir.backends.onnx.float16 import to_float16
+
+        kept = to_float16(model, keep_io=io_dtype == "float32", block_list=keep_float32)
+        props["kir_float32_ops"] = json.dumps(dict(sorted(kept.items())))
+    if guard_ids and bounds:
+        from kir.backends.onnx.guards import add_id_guards
+
+        add_id_guards(model, {input_names[i]: n for i, n in bounds.items()})
+        props["kir_guard_ids"] = "true"
+    meta.set_props(model, props)
+    meta.describe(model, graph, metadata, meta.load_labels(labels))
     return model
-
-
-def _to_float16(model: ModelProto, keep_io: bool) -> None:
-    """Weights and compute in float16; float32 graph inputs/outputs get Casts when `keep_io`."""
-    graph = model.graph
-    for i, tensor in enumerate(graph.initializer):
-        if tensor.data_type == TensorProto.FLOAT:
-            value = np.clip(numpy_helper.to_array(tensor), -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16)
-            graph.initializer[i].CopyFrom(numpy_helper.from_array(value, tensor.name))
-    for node in graph.node:
-        for attr in node.attribute:
-            if node.op_type == "Cast" and attr.name == "to" and attr.i == TensorProto.FLOAT:
-                attr.i = TensorProto.FLOAT16
-    casts_in, casts_out = [], []
-    renames: dict[str, str] = {}
-    for value in graph.input:
-        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        if keep_io:
-            cast = f"{value.name}/float16"
-            renames[value.name] = cast
-            casts_in.append(helper.make_node("Cast", [value.name], [cast], name=f"{value.name}/Cast",
-                                             to=TensorProto.FLOAT16))
-        else:
-            value.type.tensor_type.elem_type = TensorProto.FLOAT16
-    for value in graph.output:
-        if value.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        if keep_io:
-            inner = f"{value.name}/float16"
-            casts_out.append(helper.make_node("Cast", [inner], [value.name], name=f"{value.name}/Cast",
-                                              to=TensorProto.FLOAT))
-            for node in graph.node:
-                for i, out in enumerate(node.output):
-                    if out == value.name:
-                        node.output[i] = inner
-                for i, inp in enumerate(node.input):
-                    if inp == value.name:
-                        node.input[i] = inner
-        else:
-            value.type.tensor_type.elem_type = TensorProto.FLOAT16
-    for node in graph.node:
-        for i, inp in enumerate(node.input):
-            if inp in renames:
-                node.input[i] = renames[inp]
-    body = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(casts_in + body + casts_out)
 
 
 def _initializer_bytes(model: ModelProto) -> int:
@@ -238,6 +212,57 @@ def _io(values) -> list[tuple[str, str, tuple]]:
     return result
 
 
+def _data_name(name: str, model: ModelProto) -> str:
+    """'<name>.<16 hex>.data': named by a hash of the weights it holds, so a new export never
+    overwrites the data file the previous graph still reads (NAME_MAX-safe for long names)."""
+    digest = hashlib.sha256()
+    for tensor in model.graph.initializer:
+        digest.update(tensor.name.encode() + b"\0")
+        digest.update(tensor.raw_data or numpy_helper.to_array(tensor).tobytes())
+    return f"{_data_prefix(name)}.{digest.hexdigest()[:16]}.data"
+
+
+def _data_prefix(name: str) -> str:
+    return name[:255 - len(".0123456789abcdef.data")]
+
+
+def _stale_data_files(target: Path, keep: str | None) -> list[Path]:
+    """Earlier exports' data files of this model: '<name>.<16 hex>.data' other than `keep`."""
+    pattern = re.compile(re.escape(_data_prefix(target.name)) + r"\.[0-9a-f]{16}\.data")
+    return [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.name != keep]
+
+
+def _write(model: ModelProto, target: Path, data_name: str | None, name: str) -> None:
+    """Check and publish the file(s): staged in a temporary folder beside the target, the data file
+    (named by its content) moved into place first, the graph renamed over `target` last, then the
+    data files of earlier exports removed; a reader sees the old model or the new one, never a mix."""
+    def fail(reason: str) -> ExportError:
+        return ExportError(f"exporting model '{name}' to '{target}' failed: {reason}; no file was written")
+
+    folder = str(target.parent)
+    fileio.clean_stale(folder)
+    try:
+        with fileio.staging(folder, fail, directory=True) as tmpdir:
+            staged = Path(tmpdir) / "model.onnx"
+            if data_name:
+                onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                                location=data_name, size_threshold=1024)
+                onnx.checker.check_model(str(staged), full_check=True)
+                fileio.publish(str(Path(tmpdir) / data_name), str(target.parent / data_name))
+            else:
+                checked = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+                onnx.checker.check_model(checked, full_check=True)
+                staged.write_bytes(checked.SerializeToString(deterministic=True))
+            fileio.publish(str(staged), str(target))
+    except KirError:
+        raise
+    except Exception as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from exc
+    for old in _stale_data_files(target, data_name):
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
 def export(
     model_or_graph: Graph | GraphSource,
     path: str | os.PathLike,
@@ -249,6 +274,16 @@ def export(
     external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
     io_dtype: str | None = None,
     nchw_io: bool = False,
+    *,
+    metadata: dict[str, Any] | None = None,
+    labels: Any = None,
+    guard_ids: bool = False,
+    keep_float32: Any = None,
+    quantize: str | None = None,
+    calibration: Any = None,
+    quantize_exclude: Any = None,
+    quantize_sample: Any = None,
+    portable: bool = False,
 ) -> ExportResult:
     """Write `model_or_graph` as ONNX to `path` and return what was written.
 
@@ -256,6 +291,14 @@ def export(
     static one. dtype: 'float16' stores weights and computes in half precision (for GPUs) while
     inputs and outputs stay float32 unless io_dtype='float16'. optimize: pass pipeline level
     'O0'..'O2'. nchw_io: image inputs/outputs in NCHW, so no Transpose is left at the boundary.
+    Deployment (docs/deploy.md): metadata (str -> str, in metadata_props), labels (list or a
+    text file, one class a line), guard_ids (the file itself refuses out-of-range Embedding ids),
+    keep_float32 (op types float16 leaves in float32; default float16.DEFAULT_BLOCK_LIST),
+    quantize 'dynamic' | 'static' | 'auto' (int8 through onnxruntime.quantization) with
+    calibration (arrays or .npz), quantize_exclude (layer names kept float) and quantize_sample
+    (data for the error report and auto's timing); `result.quantization` is the report.
+    portable: standard ONNX ops only, for any runtime; otherwise O2 uses onnxruntime's fused
+    com.microsoft kernels (Attention, MultiHeadAttention, BiasGelu) where the model has them.
     Raises ConfigError for bad options and ExportError when writing fails; in
     either case no file is left at `path`."""
     start = time.perf_counter()
@@ -269,33 +312,25 @@ def export(
     level = _level(optimize)
     batch = _batch_dim(dynamic_batch, batch_size)
     graph, report = optimized_graph(graph_of(model_or_graph), level, batch_size, nchw_io)
-    model = _build(graph, opset, batch, dtype, level, io_dtype)
+    # int8 starts from standard ops: onnxruntime's quantizers cannot type its own contrib ops
+    model = _build(graph, opset, batch, dtype, level, io_dtype, metadata=metadata, labels=labels,
+                   guard_ids=guard_ids, keep_float32=keep_float32, portable=portable or quantize is not None)
+    quantization = None
+    if quantize is None and (calibration is not None or quantize_exclude or quantize_sample is not None):
+        raise ConfigError("calibration / quantize_exclude / quantize_sample need quantize='dynamic', 'static' "
+                          "or 'auto'")
+    if quantize is not None:
+        from kir.backends.onnx.quantize import quantize as int8
+
+        if dtype != "float32":
+            raise ConfigError("quantize works on float32 models; drop dtype='float16' (--fp16)")
+        model, quantization = int8(model, graph, quantize, calibration, quantize_exclude, sample=quantize_sample)
     counts = Counter(n.op_type for n in model.graph.node)
     parameters = _parameter_count(model)
     external = _initializer_bytes(model) > external_data_threshold
-    data_name = f"{target.name}.data" if external else None
-    tmpdir = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        staged = Path(tmpdir) / target.name
-        if external:
-            onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=data_name, size_threshold=1024)
-            onnx.checker.check_model(str(staged), full_check=True)
-        else:
-            model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-            onnx.checker.check_model(model, full_check=True)
-            staged.write_bytes(model.SerializeToString(deterministic=True))
-        if external:
-            os.replace(Path(tmpdir) / data_name, target.parent / data_name)
-        os.replace(staged, target)
-    except KirError:
-        raise
-    except Exception as exc:
-        raise ExportError(f"exporting model '{graph.name}' to '{target}' failed: {type(exc).__name__}: {exc}; "
-                          f"no file was written") from exc
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    data_name = _data_name(target.name, model) if external else None
+    _write(model, target, data_name, graph.name)
     size = target.stat().st_size + ((target.parent / data_name).stat().st_size if data_name else 0)
     return ExportResult(str(target), opset, _io(model.graph.input), _io(model.graph.output), counts, parameters,
                         size, time.perf_counter() - start, str(target.parent / data_name) if data_name else None,
-                        graph, report)
+                        graph, report, quantization)

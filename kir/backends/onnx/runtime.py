@@ -119,6 +119,10 @@ class Runtime:
         ]
         meta = self.session.get_modelmeta().custom_metadata_map
         bounds = json.loads(meta.get("kir_embedding_ids", "{}"))
+        self.metadata: dict[str, str] = dict(meta)
+        """The file's metadata_props (docs/deploy.md: kir_labels, kir_layout, user keys)."""
+        self.labels: list[str] | None = json.loads(meta["kir_labels"]) if "kir_labels" in meta else None
+        """The class labels exported with the file (export(labels=...) / --labels), or None."""
         self._id_bounds = [(i, name, int(bounds[name])) for i, name in enumerate(self.input_names) if name in bounds]
 
     @property
