@@ -32,7 +32,7 @@ class UnsupportedOpError(KirError, NotImplementedError):
     """A backend has no lowering for an op type."""
 
     def __init__(self, op: str, backend: str, layer: str | None = None) -> None:
-        where = f" (layer '{layer}')" if layer else ""
+        where = "" if not layer else f" ({layer})" if layer.startswith("layer '") else f" (layer '{layer}')"
         super().__init__(
             f"backend '{backend}' has no lowering for op '{op}'{where}; "
             f"use another backend or add a lowering for '{op}' to the '{backend}' table"

@@ -50,12 +50,29 @@ def check_array(value: Any, spec: TensorSpec, what: str | Callable[[], str]) -> 
         raise FeedError(f"{what}: cannot make an array from {type(value).__name__}: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise FeedError(f"{what}: expected numbers of dtype {spec.dtype}, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise FeedError(f"{what}: expected real numbers of dtype {spec.dtype}, got complex dtype {arr.dtype}; "
+                        f"pass x.real (or np.abs(x)) explicitly")
     if arr.ndim != spec.rank or any(d is not None and d != a for d, a in zip(spec.shape, arr.shape)):
         raise FeedError(f"{what}: expected shape {format_shape(spec.shape)}, got {format_shape(arr.shape)}")
-    if np.issubdtype(np.dtype(spec.dtype), np.integer) and np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.mod(arr, 1) == 0):
-            raise FeedError(f"{what}: expects integers ({spec.dtype}), got non-integral floats")
+    if np.issubdtype(np.dtype(spec.dtype), np.integer) and arr.dtype != bool:
+        _check_integral(arr, spec.dtype, what)
     return np.ascontiguousarray(arr, dtype=spec.dtype)
+
+
+def _check_integral(arr: np.ndarray, dtype: str, what: str) -> None:
+    """Refuse values an integer input cannot hold: a cast would wrap 2**32 + 3 to 3 silently."""
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.mod(arr, 1) == 0):
+        raise FeedError(f"{what}: expects integers ({dtype}), got non-integral floats")
+    if arr.size == 0 or np.can_cast(arr.dtype, dtype, "safe"):
+        return
+    info = np.iinfo(dtype)
+    low, high = arr.min(), arr.max()
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        index = tuple(int(i) for i in np.argwhere(arr == bad)[0])
+        raise FeedError(f"{what}: value {int(bad)} at index {index} does not fit the input's dtype {dtype} "
+                        f"(range [{info.min}, {info.max}]); it would wrap around, so map the values into range")
 
 
 def check_feeds(names: Sequence[str], specs: Sequence[TensorSpec], data: Any, owner: str,
@@ -75,12 +92,51 @@ def check_targets(names: Sequence[str], data: Any, owner: str) -> list[np.ndarra
     items = order_feeds("output", names, data, owner)
     arrays = []
     for v, n in zip(items, names):
-        arr = np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except Exception as exc:  # ragged lists and the like
+            raise FeedError(f"target for output '{n}' of model '{owner}': cannot make an array from "
+                            f"{type(v).__name__}: {exc}") from None
         if arr.dtype == object:
             raise FeedError(f"target for output '{n}' of model '{owner}' is not a numeric array")
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            raise FeedError(f"target for output '{n}' of model '{owner}' is complex ({arr.dtype}); "
+                            f"pass real numbers (y.real) explicitly")
         arrays.append(arr)
     same_batch(arrays, names, owner, "target")
     return arrays
+
+
+def check_finite(arr: np.ndarray, what: str) -> None:
+    """Refuse NaN or infinity in a float array (one training step on them turns every weight
+    into NaN): a FeedError naming `what` and the first bad index. Costs one sum (no copy): NaN or
+    inf make it non-finite; only then (or on overflow) is every element looked at."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    with np.errstate(all="ignore"):
+        if np.isfinite(arr.sum()):
+            return
+        bad = np.argwhere(~np.isfinite(arr))
+    if not len(bad):  # the sum overflowed; every value is finite
+        return
+    index = tuple(int(i) for i in bad[0])
+    raise FeedError(f"{what} holds {arr[index]} at index {index}; training on NaN or infinity turns the "
+                    f"weights into NaN: clean or impute the data first (e.g. np.nan_to_num)")
+
+
+def check_ids(bounds: Sequence[tuple[int, str, int]], arrays: Sequence[np.ndarray], owner: str) -> None:
+    """Refuse token ids outside [0, input_dim) for each (input index, input name, input_dim): a
+    FeedError naming the input, the id and its index (engines would wrap, or fail deep inside)."""
+    for index, name, bound in bounds:
+        ids = arrays[index]
+        if ids.size == 0:
+            continue
+        low, high = ids.min(), ids.max()
+        if low < 0 or high >= bound:
+            bad = low if low < 0 else high
+            at = tuple(int(i) for i in np.argwhere(ids == bad)[0])
+            raise FeedError(f"input '{name}' of '{owner}' holds token id {int(bad)} at index {at}, outside "
+                            f"[0, {bound}) (the Embedding's input_dim); map ids into range or raise input_dim")
 
 
 def same_batch(arrays: list[np.ndarray], names: Sequence[str], model_name: str, kind: str) -> None:

@@ -22,7 +22,9 @@ from typing import Any, NoReturn
 
 USAGE_ERROR = 2
 FAILURE = 1
-TOLERANCE = {"float32": 1e-4, "float16": 2e-2}
+INTERRUPTED = 130
+"""Ctrl-C: the shell's status for SIGINT (128 + 2), after a one-line "interrupted"."""
+TOLERANCE = {"float32": 1e-4, "float16": 2e-2, "int8": 1e-1}
 MODEL_FILES = (".kir", ".keras", ".h5", ".hdf5")
 
 
@@ -32,6 +34,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if message == "the following arguments are required: SOURCE":  # OUTPUT is optional only with --triton
+            message += ", OUTPUT.onnx"
         raise UsageError(message)
 
 
@@ -42,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog="SOURCE: model.kir | model.keras | model.h5 | path/to/file.py:factory | package.module:factory")
     p.add_argument("source", metavar="SOURCE",
                    help="a model file (.kir, .keras, .h5), or file.py:factory / package.module:factory")
-    p.add_argument("output", metavar="OUTPUT.onnx", help="the ONNX file to write")
+    p.add_argument("output", metavar="OUTPUT.onnx", nargs="?", default=None,
+                   help="the ONNX file to write (optional with --triton)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
                    help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
     p.add_argument("--batch-size", type=int, default=None, metavar="N", help="static batch size (default: dynamic)")
@@ -53,9 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing unless something fails")
     p.add_argument("--nchw-io", action="store_true",
                    help="image inputs/outputs in NCHW: no Transpose at the graph boundary")
+    p.add_argument("--portable", action="store_true",
+                   help="standard ONNX ops only (no onnxruntime com.microsoft fused kernels), for other runtimes")
     p.add_argument("-v", "--verbose", action="store_true", help="also print the pass report and the optimized graph")
     p.add_argument("--dot", metavar="GRAPH.dot", help="write the (optimized) kir graph as Graphviz DOT")
+    _deploy_arguments(p)
     return p
+
+
+def _deploy_arguments(p: argparse.ArgumentParser) -> None:
+    """The deployment flags (docs/deploy.md): int8, Triton, targets, metadata, id guards."""
+    d = p.add_argument_group("deployment")
+    d.add_argument("--quantize", choices=["dynamic", "static", "auto"],
+                   help="int8 through onnxruntime.quantization; auto picks per op and never writes a slower file")
+    d.add_argument("--calibration", metavar="DATA.npz", help="calibration inputs for static/auto (one array per input)")
+    d.add_argument("--quantize-exclude", metavar="LAYER", action="append", default=[],
+                   help="keep this layer float (repeat, or comma-separated)")
+    d.add_argument("--eval", metavar="DATA.npz", help="inputs and labels 'y': print float vs int8 accuracy")
+    d.add_argument("--triton", metavar="REPO",
+                   help="write a Triton model repository REPO/NAME/{config.pbtxt,1/model.onnx}")
+    d.add_argument("--name", metavar="N", help="the Triton model name (default: the model's name)")
+    d.add_argument("--max-batch", type=int, default=64, metavar="N", help="Triton max_batch_size (default 64)")
+    d.add_argument("--target", choices=["cpu", "cuda", "tensorrt"],
+                   help="also write the onnxruntime-optimized model for this runtime target")
+    d.add_argument("--metadata", metavar="KEY=VALUE", action="append", default=[],
+                   help="a metadata_props entry (repeat)")
+    d.add_argument("--labels", metavar="LABELS.txt", help="class labels, one a line (metadata and Triton labels)")
+    d.add_argument("--guard-ids", dest="guard_ids", action="store_true", default=None,
+                   help="the file itself refuses Embedding ids outside [0, input_dim) (default on with --triton)")
+    d.add_argument("--no-guard-ids", dest="guard_ids", action="store_false", help="no in-graph id guard")
 
 
 # ---------------------------------------------------------------- loading the model
@@ -81,8 +112,10 @@ def load_source(source: str) -> Any:
         raise UsageError(f"'{target}' has no function '{factory}'")
     try:
         model = fn()
+    except SystemExit as exc:
+        raise UsageError(f"factory '{source}' called sys.exit({exc.code!r}) instead of returning a model") from None
     except Exception as exc:  # the user's factory failed: report it in one line
-        raise UsageError(f"factory '{source}' raised {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"factory '{source}' raised {type(exc).__name__}: {_first_line(exc)}") from None
     if not isinstance(model, Model):
         raise UsageError(f"factory '{source}' returned {type(model).__name__}, not a kir Model")
     return model
@@ -107,8 +140,16 @@ def _load_module(target: str) -> Any:
         return importlib.import_module(target)
     except UsageError:
         raise
+    except SystemExit as exc:
+        raise UsageError(f"importing '{target}' called sys.exit({exc.code!r}); a model module must define its "
+                         f"factory without exiting (guard scripts with `if __name__ == \"__main__\":`)") from None
     except Exception as exc:
-        raise UsageError(f"cannot import '{target}': {type(exc).__name__}: {exc}") from None
+        raise UsageError(f"cannot import '{target}': {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 # ---------------------------------------------------------------- report
@@ -154,26 +195,65 @@ def _check(model: Any, path: str, batch_size: int | None, dtype: str) -> tuple[f
     return relative_error(got, run(graph, feeds)), TOLERANCE[dtype], batch
 
 
+def _check_output(what: str, path: str | None) -> None:
+    """A usage error unless `path` can be written: a file name in an existing folder."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{what} '{path}' is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{what} '{path}': folder '{folder}' does not exist")
+
+
 def run_export(args: argparse.Namespace) -> int:
     from kir.backends.onnx import export
+    from kir.cli import deploy
 
-    if not args.output.endswith(".onnx"):
+    if args.output is None and not args.triton:
+        raise UsageError("give OUTPUT.onnx, or --triton REPO to write a Triton model repository")
+    if args.output is not None and not args.output.endswith(".onnx"):
         raise UsageError(f"OUTPUT must be a .onnx file name, got '{args.output}'")
+    try:
+        options = deploy.export_options(args)
+    except deploy.DeployUsageError as exc:
+        raise UsageError(str(exc)) from None
+    for what, path in (("OUTPUT", args.output), ("--dot", args.dot)):
+        _check_output(what, path)  # every output checked before anything is written
     start = time.perf_counter()
     model = load_source(args.source)
     dtype = "float16" if args.fp16 else "float32"
-    result = export(model, args.output, opset=args.opset, batch_size=args.batch_size, dtype=dtype,
-                    optimize=f"O{args.level}", nchw_io=args.nchw_io)
+    common = dict(opset=args.opset, batch_size=args.batch_size, dtype=dtype, optimize=f"O{args.level}",
+                  nchw_io=args.nchw_io, portable=args.portable)
+    extra: list[str] = []
+    if args.triton:
+        result, extra = deploy.triton_export(args, model, export, {**common, **options})
+        if args.output:
+            extra += deploy.copy_model(result, args.output)
+    else:
+        result = export(model, args.output, **common, **options)
+    written = args.output or result.path
     if args.dot:
-        Path(args.dot).write_text(result.graph.to_dot())
+        from kir import fileio
+
+        with fileio.atomic_write(args.dot, "the DOT graph") as handle:
+            handle.write(result.graph.to_dot().encode())
     result.seconds = time.perf_counter() - start
-    out = [] if args.quiet else report_lines(result, f"O{args.level}", dtype)
+    out = [] if args.quiet else report_lines(result, f"O{args.level}", dtype) + extra
+    if result.quantization is not None and not args.quiet:
+        out += result.quantization.lines()
+    if args.eval and not args.quiet:
+        out += deploy.eval_lines(model, args.eval, written)
+    if args.target:
+        lines = deploy.target_lines(written, args.target)
+        out += [] if args.quiet else lines
     if args.verbose and not args.quiet:
         out.append(str(result.report))
         out.append(result.graph.dump("  "))
     status = 0
     if args.check:
-        err, tol, batch = _check(model, args.output, args.batch_size, dtype)
+        quantized = result.quantization is not None and result.quantization.quantized
+        err, tol, batch = _check(model, written, args.batch_size, "int8" if quantized else dtype)
         ok = err <= tol
         if not ok or not args.quiet:
             out.append(f"  check   max relative error {err:.2e} vs the numpy reference (batch {batch}, "
@@ -199,6 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILURE
     except OSError as exc:
         print(f"kir-export: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return FAILURE
+    except KeyboardInterrupt:
+        print("kir-export: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except RecursionError:
+        print("kir-export: error: the model nests too deeply to export", file=sys.stderr)
+        return FAILURE
+    except MemoryError:
+        print("kir-export: error: out of memory", file=sys.stderr)
         return FAILURE
 
 

@@ -16,11 +16,17 @@ TensorFlow forward pass (tf tensors). The hooks:
 
 `path` is the names of the Call/TimeDistributed vertices being run (outermost first) and `prefix`
 the same as 'outer/inner/', the stem of nested names.
+
+Every walk of nested models recurses once per level, so a top-level `run` makes room on Python's
+stack for the graph's nesting depth (`recursion_room`, up to `MAX_NESTING` levels; issue 11).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Generic, TypeVar
 
 from kir.errors import GraphError
@@ -28,6 +34,79 @@ from kir.ir.graph import Graph, Vertex
 from kir.ir.spec import TensorSpec
 
 V = TypeVar("V")
+
+MAX_NESTING = 2000
+"""Deepest nesting of models / TimeDistributed that kir builds, runs, saves and loads."""
+FRAMES_PER_LEVEL = 24
+"""Python frames one nesting level may take in any walk (interpreters, emitter, (de)serializers,
+json's encoder); measured: the deepest, ONNX export (graph copy, inlining), takes about 7."""
+
+_room_lock = threading.Lock()
+_room_users = 0
+_room_saved = 0
+
+
+def nesting_depth(graph: Graph) -> int:
+    """Levels of sub-graphs below `graph` (0: none). Iterative; each sub-graph's depth is
+    remembered on it with its structure key (the top graph, which passes edit, is scanned)."""
+    subs = _subgraphs(graph)
+    if not subs:
+        return 0
+    depth: dict[int, int] = {}
+    stack: list[tuple[Graph, bool]] = [(s, False) for s in subs]
+    while stack:
+        g, expanded = stack.pop()
+        if id(g) in depth:
+            continue
+        cached = g.__dict__.get("_kir_nesting")
+        if cached is not None and cached[0] == g.structure_key():
+            depth[id(g)] = cached[1]
+        elif expanded:
+            inner = _subgraphs(g)
+            depth[id(g)] = 1 + max(depth[id(s)] for s in inner) if inner else 0
+            g._kir_nesting = (g.structure_key(), depth[id(g)])  # type: ignore[attr-defined]
+        else:
+            stack.append((g, True))
+            stack.extend((s, False) for s in _subgraphs(g) if id(s) not in depth)
+    return 1 + max(depth[id(s)] for s in subs)
+
+
+def _subgraphs(graph: Graph) -> list[Graph]:
+    return [v.subgraph for v in map(graph.vertex, graph.vertex_ids()) if v.subgraph is not None]
+
+
+@contextlib.contextmanager
+def recursion_room(levels: int, what: str = "the model") -> Iterator[None]:
+    """Python's recursion limit raised (while any holder is inside; restored by the last one) so
+    that `levels` nested models fit; more than `MAX_NESTING` levels is a GraphError up front
+    instead of a RecursionError (or a crash) half-way."""
+    global _room_users, _room_saved
+    if levels > MAX_NESTING:
+        raise GraphError(f"{what} nests {levels} models/wrappers deep; kir supports at most {MAX_NESTING} levels "
+                         f"(kir.ir.interpret.MAX_NESTING)")
+    wanted = _stack_depth() + FRAMES_PER_LEVEL * levels + 1000
+    if levels == 0 and wanted <= sys.getrecursionlimit():  # flat: nothing to hold (the predict hot path)
+        yield
+        return
+    with _room_lock:  # a holder, so another thread's exit does not restore the limit under it
+        if _room_users == 0:
+            _room_saved = sys.getrecursionlimit()
+        _room_users += 1
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), wanted))
+    try:
+        yield
+    finally:
+        with _room_lock:
+            _room_users -= 1
+            if _room_users == 0:
+                sys.setrecursionlimit(_room_saved)
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth
 
 
 def describe(vertex: Vertex) -> str:
@@ -57,6 +136,12 @@ class Interpreter(Generic[V]):
     # ---------------------------------------------------------------- the walk
     def run(self, graph: Graph, inputs: Sequence[V]) -> list[V]:
         """The values of `graph.outputs` with `graph.inputs` bound to `inputs` (in that order)."""
+        if not self.path:
+            with recursion_room(nesting_depth(graph), f"graph '{graph.name}'"):
+                return self._run(graph, inputs)
+        return self._run(graph, inputs)
+
+    def _run(self, graph: Graph, inputs: Sequence[V]) -> list[V]:
         inputs = list(inputs)
         if len(inputs) != len(graph.inputs):
             raise GraphError(f"graph '{graph.name}' takes {len(graph.inputs)} inputs, got {len(inputs)}")
@@ -136,4 +221,4 @@ class Interpreter(Generic[V]):
         raise NotImplementedError(f"{type(self).__name__} does not run TimeDistributed")
 
 
-__all__ = ["Interpreter", "describe"]
+__all__ = ["MAX_NESTING", "Interpreter", "describe", "nesting_depth", "recursion_room"]

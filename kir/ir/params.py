@@ -10,7 +10,9 @@ derive new weights (BN folding) add new keys and never touch the registered arra
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -20,6 +22,51 @@ Writer = Callable[[np.ndarray], None]
 """Receives a trained value for one weight (the frontend passes the owning layer's setter)."""
 
 _versions = itertools.count(1)
+
+WEIGHTS_LOCK = threading.RLock()
+"""Makes a weight update atomic with respect to predict: held while several weights are replaced
+together (`set_weights`, training's write-back) and while a graph's store is filled from them, so
+a graph (and every backend artifact made from it) holds all old or all new weights, never a mix."""
+
+
+class ReadWriteLock:
+    """Many readers or one writer: backends that keep weights in mutable state shared by graphs
+    (TensorFlow variables) run under `read()` and update that state under `write()`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._waiting = 0  # writers waiting: new readers wait behind them, so writers never starve
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 class ParamStore:

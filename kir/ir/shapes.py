@@ -2,6 +2,11 @@
 
 Call-time checks (a layer called on a symbolic tensor) and the shape-inference pass both end
 here, so they can never disagree. The walk is `kir.ir.interpret.Interpreter` with specs as values.
+
+A sub-graph's output specs are a function of its structure and its input specs only, so they are
+memoised on the sub-graph (keyed by its `structure_key` and the input specs): a Call of a model
+nested N deep costs one look-up, not a walk of all N levels (issue 11: building and loading deeply
+nested models was cubic in the depth).
 """
 
 from __future__ import annotations
@@ -46,6 +51,15 @@ class ShapeInterpreter(Interpreter[TensorSpec]):
             self.top_level(vertex, out)
         return out
 
+    def run_subgraph(self, vertex: Vertex, args: list[TensorSpec]) -> list[TensorSpec]:
+        """The sub-graph's outputs for `args`, memoised on the sub-graph (see the module doc)."""
+        memo = _memo(vertex.subgraph)
+        key = tuple(args)
+        out = memo.get(key)
+        if out is None:
+            out = memo[key] = list(super().run_subgraph(vertex, args))
+        return list(out)
+
     def top_level(self, vertex: Vertex, out: list[TensorSpec]) -> None:
         """Called with each vertex of the top graph and its inferred specs."""
         if self.update and out != vertex.outputs:
@@ -74,6 +88,24 @@ class ShapeInterpreter(Interpreter[TensorSpec]):
 
     def unfold_time(self, vertex: Vertex, x: TensorSpec, out: TensorSpec, spec: TensorSpec | None) -> TensorSpec:
         return TensorSpec(x.shape[:2] + out.shape[1:], out.dtype)
+
+
+_MEMO_ATTR = "_kir_shape_memo"
+_MEMO_SIZE = 64
+"""Input-spec combinations remembered per sub-graph (one more starts the memo over)."""
+
+
+def _memo(graph: Graph) -> dict[tuple[TensorSpec, ...], list[TensorSpec]]:
+    """The output-spec memo of `graph`, emptied when its structure changed since it was filled
+    (an edit through the graph drops its `structure_key`)."""
+    key = graph.structure_key()
+    memo = graph.__dict__.get(_MEMO_ATTR)
+    if memo is None or memo[0] != key:
+        memo = (key, {})
+        setattr(graph, _MEMO_ATTR, memo)
+    elif len(memo[1]) >= _MEMO_SIZE:
+        memo[1].clear()
+    return memo[1]
 
 
 def nested_errors(where: str, fn: Callable[..., T], *args: object) -> T:
@@ -105,8 +137,13 @@ def infer_graph(
 
 
 def call_specs(subgraph: Graph, inputs: Sequence[TensorSpec], where: str = "") -> list[TensorSpec]:
-    """Outputs of a nested model called on `inputs`."""
-    return nested_errors(where, infer_graph, subgraph, inputs)
+    """Outputs of a nested model called on `inputs` (memoised like any sub-graph)."""
+    memo = _memo(subgraph)
+    key = tuple(inputs)
+    out = memo.get(key)
+    if out is None:
+        out = memo[key] = list(nested_errors(where, infer_graph, subgraph, inputs))
+    return list(out)
 
 
 def time_distributed_specs(subgraph: Graph, inputs: Sequence[TensorSpec], where: str = "") -> list[TensorSpec]:

@@ -23,6 +23,34 @@ def int_tuple(value: Any, n: int, what: str, layer: str) -> list[int]:
     return [int(v) for v in items]
 
 
+def int_list(value: Any, what: str, layer: str) -> list[int]:
+    """A tuple/list of ints (numpy integers count) as a list; a bare int, a string or non-ints are
+    refused with a ConfigError naming the argument (Keras takes e.g. `Reshape((3, 4))`)."""
+    items = None if isinstance(value, (str, bytes)) or _is_int(value) else value
+    try:
+        items = list(items) if items is not None else None
+    except TypeError:
+        items = None
+    if items is None or not all(_is_int(v) for v in items):
+        raise ConfigError(f"{layer}: {what} must be a tuple of ints, got {value!r}"
+                          + (f"; write ({value},) for one dimension" if _is_int(value) else ""))
+    return [int(v) for v in items]
+
+
+def axis_arg(value: Any, what: str, layer: str, many: bool = False) -> list[int] | int:
+    """An int axis (or with `many`, an int or a list of ints), or a ConfigError naming the argument."""
+    if _is_int(value):
+        return [int(value)] if many else int(value)
+    if many and not isinstance(value, (str, bytes)):
+        try:
+            items = list(value)
+        except TypeError:
+            items = []
+        if items and all(_is_int(v) for v in items):
+            return [int(v) for v in items]
+    raise ConfigError(f"{layer}: {what} must be an int{' or a list of ints' if many else ''}, got {value!r}")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

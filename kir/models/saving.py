@@ -27,25 +27,31 @@ traces, so it runs none of the user's code and needs none of it importable.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import os
 import re
-import tempfile
+import stat
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from kir import fileio
 from kir.errors import ConfigError, ExportError, KirError, LoadError
+from kir.ir.interpret import MAX_NESTING, recursion_room
 from kir.layers.base import Layer
+from kir.layers.budget import weight_budget
 from kir.layers.input_layer import InputLayer
 from kir.layers.lambda_layer import TracedLayer
 from kir.layers.trace import trace_json
-from kir.models.functional import Model
+from kir.models.functional import Model, nesting_depth
+from kir.models.keras_files import safety
 from kir.models.ordering import replay_order
 from kir.models.sequential import Sequential
+from kir.models.subclassed import is_subclassed
 from kir.version import __version__
 
 FORMAT = "kir-model"
@@ -54,8 +60,11 @@ TRACED_VERSION = 2
 """Files holding traced layers are version 2; the others stay version 1 (older kir reads them)."""
 CONFIG_ENTRY = "model.json"
 _LAYER_KEY = "__layer__"
-_MAX_JSON_BYTES = 256 * 1024 * 1024
 _SAFE_DTYPE_KINDS = "biuf"
+_ENTRY = re.compile(r"weights/(\d+)/(\d+)\.npy")
+_CHUNK = 1 << 20
+WEIGHT_MARGIN_BYTES = 1 << 20
+"""Bytes of weights layers may create beyond what the file holds (tiny non-saved state)."""
 
 
 # --------------------------------------------------------------------------- class registry
@@ -88,7 +97,9 @@ class _Writer:
         cls_name = type(layer).__name__
         if layer._is_traced():
             return self.traced_layer(layer)
-        if self.registry.get(cls_name) is not type(layer):
+        if isinstance(layer, Model) and not isinstance(layer, Sequential) and is_subclassed(layer):
+            cls_name = "Model"  # a subclassed model is stored as the functional graph its call() traced to
+        elif self.registry.get(cls_name) is not type(layer):
             raise ConfigError(
                 f"layer '{layer.name}' is a {type(layer).__module__}.{cls_name}, not one of kir's own classes; "
                 f"the .kir format stores only kir layers and models (loading never imports code)"
@@ -176,7 +187,7 @@ class _Writer:
         return {
             "name": model.name,
             "layers": [self.obj(layer) for layer in model.layers],
-            "nodes": [{"layer": n.layer.name, "inbound": [link(t) for t in n.inputs]} for n in nodes],
+            "nodes": [{"layer": n.layer.name, "inbound": [link(t) for t in n.inputs], **_call_flags(n)} for n in nodes],
             "inputs": [link(t) for t in model.inputs],
             "outputs": [link(t) for t in model.outputs],
             "single_input": bool(model._single_input),
@@ -221,46 +232,25 @@ def serialize(model: Model) -> tuple[dict[str, Any], list[np.ndarray]]:
 
 def _write_zip(handle: Any, doc: dict[str, Any], arrays: list[np.ndarray]) -> None:
     with zipfile.ZipFile(handle, "w") as zf:
-        zf.writestr(CONFIG_ENTRY, json.dumps(doc, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+        # compact, not indented: indentation makes the text (and json's pure-Python indenting
+        # encoder) quadratic in the nesting depth (issue 11: depth 1000 wrote 106 MB of spaces)
+        zf.writestr(CONFIG_ENTRY, json.dumps(doc), compress_type=zipfile.ZIP_DEFLATED)
         for entry, array in zip(doc["weights"], arrays):
             with zf.open(entry["entry"], "w", force_zip64=True) as f:
-                np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+                # (ascontiguousarray makes 0-d arrays 1-d; Attention's `scale` is a scalar weight)
+                np.save(f, np.ascontiguousarray(array).reshape(np.shape(array)), allow_pickle=False)
 
 
 def save_model(model: Model, filepath: str | os.PathLike, overwrite: bool = True) -> None:
-    """Write `model` to `filepath` atomically: a temp file in the same folder, then `os.replace`."""
+    """Write `model` to `filepath` atomically (kir.fileio): the old file stays until the new one is complete."""
     path = os.fspath(filepath)
     if os.path.isdir(path):
         raise ExportError(f"cannot save model '{model.name}' to '{path}': it is a directory; give a file name "
                           f"such as '{os.path.join(path, model.name + '.kir')}'")
-    if not overwrite and os.path.exists(path):
-        raise ExportError(f"cannot save model '{model.name}': '{path}' already exists and overwrite=False")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ExportError(f"cannot save model '{model.name}' to '{path}': folder '{folder}' does not exist")
+    fileio.check_target(path, f"model '{model.name}'", overwrite)
     doc, arrays = serialize(model)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _write_zip(handle, doc, arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise ExportError(f"cannot save model '{model.name}' to '{path}': {exc}") from exc
-        raise
+    with fileio.atomic_write(path, f"model '{model.name}'", overwrite) as handle:
+        _write_zip(handle, doc, arrays)
 
 
 # --------------------------------------------------------------------------- reading
@@ -272,7 +262,8 @@ class _Reader:
         self.objects: list[Layer | None] = []
 
     def obj(self, entry: Any) -> Layer:
-        _expect(isinstance(entry, dict), f"an object description must be a JSON object, got {entry!r:.80}")
+        if not isinstance(entry, dict):  # messages built only on failure: a model's repr is its whole file
+            raise LoadError(f"an object description must be a JSON object, got {entry!r:.80}")
         if "ref" in entry:
             ref = entry["ref"]
             _expect(isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(self.objects)
@@ -310,14 +301,14 @@ class _Reader:
         return value
 
     def sequential(self, config: dict[str, Any]) -> Sequential:
-        model = Sequential(name=_name(config))
+        name = _name(config)
+        stack: list[Layer] = []
         if config.get("input") is not None:
             source = self.obj(config["input"])
             _expect(isinstance(source, InputLayer), "a Sequential's input must be an InputLayer")
-            model.add(source)
-        for item in _list(config, "layers"):
-            model.add(self.obj(item))
-        return model
+            stack.append(source)
+        stack += [self.obj(item) for item in _list(config, "layers")]
+        return Sequential(stack, name=name)  # one graph build for the whole stack (linear time)
 
     def functional(self, config: dict[str, Any]) -> Model:
         name = _name(config)
@@ -341,12 +332,16 @@ class _Reader:
             return outputs[link[2]]
 
         for node in _list(config, "nodes"):
-            _expect(isinstance(node, dict) and node.get("layer") in by_name,
-                    f"model '{name}' calls a layer it does not list: {node!r:.80}")
+            if not (isinstance(node, dict) and node.get("layer") in by_name):
+                raise LoadError(f"model '{name}' calls a layer it does not list: {node!r:.80}")
             layer = by_name[node["layer"]]
             inputs = [resolve(link) for link in _list(node, "inbound")]
             _expect(bool(inputs), f"model '{name}': a call of layer '{layer.name}' has no inputs")
-            layer(inputs if layer.takes_list or len(inputs) > 1 else inputs[0])
+            call = node.get("call") or {}  # per-call flags (attention's use_causal_mask, ...), bools only
+            _expect(isinstance(call, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in call.items())
+                    and set(call) <= _CALL_FLAGS,
+                    f"model '{name}': bad call flags {call!r:.80} of layer '{layer.name}'")
+            layer(inputs if layer.takes_list or len(inputs) > 1 else inputs[0], **call)
             produced[(layer.name, calls.get(layer.name, 0))] = list(layer._inbound_nodes[-1].outputs)
             calls[layer.name] = calls.get(layer.name, 0) + 1
         inputs = [resolve(link) for link in _list(config, "inputs")]
@@ -355,6 +350,15 @@ class _Reader:
         single_out = bool(config.get("single_output", True)) and len(outputs) == 1
         return Model(inputs=inputs[0] if single_in else inputs, outputs=outputs[0] if single_out else outputs,
                      name=name)
+
+
+_CALL_FLAGS = {"use_causal_mask", "return_attention_scores"}
+"""The per-call flags a node may record (a layer with `call_flags(node)` gives them)."""
+
+
+def _call_flags(node: Any) -> dict[str, Any]:
+    flags = node.layer.call_flags(node) if hasattr(node.layer, "call_flags") else {}
+    return {"call": flags} if flags else {}
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -370,38 +374,61 @@ def _name(config: dict[str, Any]) -> str:
 
 def _list(config: dict[str, Any], key: str) -> list:
     value = config.get(key)
-    _expect(isinstance(value, list), f"'{key}' must be a list, got {value!r:.80}")
+    if not isinstance(value, list):  # the message only on failure: repr of a 400k-item value is not free
+        raise LoadError(f"'{key}' must be a list, got {value!r:.80}")
     return value
 
 
-def deserialize(doc: Any, arrays: dict[str, np.ndarray]) -> Model:
-    """Rebuild the model described by `doc`, with the weights in `arrays` (entry name -> array)."""
+def _json_depth(value: Any) -> int:
+    """How deeply parsed JSON nests lists/objects (iterative)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def deserialize(doc: Any, arrays: Mapping[str, np.ndarray] | WeightSource) -> Model:
+    """Rebuild the model described by `doc`, with the weights in `arrays` (entry name -> array, or a
+    `WeightSource` that reads each entry once it knows the array the layer needs)."""
     _check_header(doc)
+    source = arrays if isinstance(arrays, WeightSource) else _Arrays(arrays)
     reader = _Reader()
-    model = reader.obj(doc["model"])
+    budget = weight_budget(source.budget, source.what) if source.budget is not None else contextlib.nullcontext()
+    # rebuilding recurses once per nested model (a model takes >= 2 JSON levels); deeper than
+    # MAX_NESTING models is the RecursionError that load_model reports as "nests too deeply"
+    with budget, recursion_room(min(_json_depth(doc["model"]) // 2 + 1, MAX_NESTING)):
+        model = reader.obj(doc["model"])
     _expect(isinstance(model, Model), f"the file describes a {type(model).__name__}, not a model")
+    levels = nesting_depth(model)
+    if levels > MAX_NESTING:
+        raise LoadError(f"the model nests {levels} models/wrappers deep; kir rebuilds at most {MAX_NESTING} "
+                        f"levels (kir.ir.interpret.MAX_NESTING)")
     objects: list[Layer] = [o for o in reader.objects if o is not None]
     described = {id(o) for o in objects}
     slots = {number: _owned_slots(obj, described) for number, obj in enumerate(objects)}
     seen: set[tuple[int, int]] = set()
     for entry in _list(doc, "weights"):
-        _expect(isinstance(entry, dict), f"bad weight entry {entry!r:.80}")
+        if not isinstance(entry, dict):
+            raise LoadError(f"bad weight entry {entry!r:.80}")
         number, file = entry.get("object"), entry.get("entry")
-        _expect(isinstance(number, int) and number in slots, f"weight entry {entry!r:.80} names no object")
-        match = re.fullmatch(rf"weights/{number}/(\d+)\.npy", str(file))
-        _expect(match is not None, f"weight entry name {file!r:.80} is not weights/<object>/<n>.npy")
-        k = int(match.group(1))  # type: ignore[union-attr]
-        _expect(k < len(slots[number]), f"'{file}': layer '{objects[number].name}' has only "
-                                        f"{len(slots[number])} weights")
+        if not (isinstance(number, int) and number in slots):
+            raise LoadError(f"weight entry {entry!r:.80} names no object")
+        match = _ENTRY.fullmatch(str(file))
+        if match is None or int(match.group(1)) != number:
+            raise LoadError(f"weight entry name {file!r:.80} is not weights/<object>/<n>.npy")
+        k = int(match.group(2))
+        if (number, k) in seen:
+            raise LoadError(f"weight entry '{file}' is listed twice")
+        if k >= len(slots[number]):
+            raise LoadError(f"'{file}': layer '{objects[number].name}' has only {len(slots[number])} weights")
         layer, name = slots[number][k]
-        _expect(entry.get("name") == name and entry.get("layer") == layer.name,
-                f"'{file}' is {entry.get('layer')}/{entry.get('name')} but the rebuilt model has {layer.name}/{name} "
-                f"there")
-        array = arrays[file]
-        expected = layer.get_weight(name)
-        _expect(array.shape == expected.shape and array.dtype == expected.dtype,
-                f"weight {layer.name}/{name} in '{file}' is {array.dtype}{list(array.shape)}, the layer needs "
-                f"{expected.dtype}{list(expected.shape)}")
+        if entry.get("name") != name or entry.get("layer") != layer.name:
+            raise LoadError(f"'{file}' is {entry.get('layer')}/{entry.get('name')} but the rebuilt model has "
+                            f"{layer.name}/{name} there")
+        array = source.read(file, layer.get_weight(name), f"weight {layer.name}/{name} in '{file}'")
         layer.assign_weight(name, array)
         seen.add((number, k))
     missing = [f"{objects[n].name}:{slots[n][k][0].name}/{slots[n][k][1]}"
@@ -425,61 +452,186 @@ def _check_entry_name(name: str) -> None:
         raise LoadError(f"zip entry '{name}' has an absolute or escaping path; refusing the file")
 
 
-def _read_array(zf: zipfile.ZipFile, name: str) -> np.ndarray:
-    data = zf.read(name)
+def _mismatch(what: str, dtype: Any, shape: tuple, expected: np.ndarray) -> str:
+    return f"{what} is {dtype}{list(shape)}, the layer needs {expected.dtype}{list(expected.shape)}"
+
+
+class WeightSource:
+    """Where `deserialize` gets weight arrays: `read(entry, expected, what)` returns the entry's
+    array after checking it is exactly `expected`'s dtype and shape; `budget` bounds the bytes of
+    weights the layers may create meanwhile (None: no bound)."""
+
+    budget: int | None = None
+    what = "the file"
+
+    def read(self, entry: str, expected: np.ndarray, what: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _Arrays(WeightSource):
+    """Arrays already in memory (clone_model)."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def read(self, entry: str, expected: np.ndarray, what: str) -> np.ndarray:
+        array = self.arrays[entry]
+        if array.shape != expected.shape or array.dtype != expected.dtype:
+            raise LoadError(_mismatch(what, array.dtype, array.shape, expected))
+        return array
+
+
+class ZipWeights(WeightSource):
+    """Weight entries of an open `.kir` zip, read one at a time: the `.npy` header is checked against
+    the array the layer needs *before* any data is read, and the data is streamed in chunks up to
+    exactly the declared size (a deflate bomb never expands past what the layer needs)."""
+
+    def __init__(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], entries: list[str]) -> None:
+        self.zf, self.infos = zf, infos
+        listed = set(entries)
+        for entry in listed:  # declared sizes and deflate ratios checked before anything is built
+            safety.checked_info(zf, entry, safety.MAX_WEIGHTS_BYTES)
+        self.budget = sum(infos[e].file_size for e in listed) + WEIGHT_MARGIN_BYTES
+        self.what = "the file"
+
+    def read(self, entry: str, expected: np.ndarray, what: str) -> np.ndarray:
+        info = self.infos[entry]
+        with self.zf.open(info) as f:
+            dtype, shape, fortran = _npy_header(f, entry)
+            if dtype != expected.dtype or shape != expected.shape:
+                raise LoadError(_mismatch(what, dtype, shape, expected))
+            header = f.tell()
+            nbytes = expected.nbytes
+            if info.file_size < header + nbytes:
+                raise LoadError(f"weight entry '{entry}' is truncated: it holds {max(info.file_size - header, 0)} "
+                                f"of the {nbytes} data bytes its header declares")
+            if info.file_size > header + nbytes:
+                raise LoadError(f"weight entry '{entry}' holds {info.file_size - header - nbytes} bytes after the "
+                                f"array its header declares")
+            data = np.empty(nbytes, np.uint8)
+            view, done = memoryview(data), 0
+            while done < nbytes:
+                chunk = f.read(min(_CHUNK, nbytes - done))
+                if not chunk:
+                    raise LoadError(f"weight entry '{entry}' is truncated: it holds {done} of the {nbytes} data bytes "
+                                    f"its header declares")
+                view[done:done + len(chunk)] = chunk
+                done += len(chunk)
+            f.read(1)  # reach the end of the entry: zipfile checks its CRC there
+        array = data.view(dtype)
+        return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def _npy_header(f: Any, entry: str) -> tuple[np.dtype, tuple, bool]:
+    """(dtype, shape, fortran_order) from the `.npy` header at the start of `f` (nothing else read)."""
+    magic = f.read(6)
+    if magic[:1] == b"\x80" or magic[:1] in (b"(", b"c", b"]", b"}"):
+        raise LoadError(f"weight entry '{entry}' holds pickled or object data (not a .npy array); kir never "
+                        f"unpickles")
+    if magic != b"\x93NUMPY":
+        raise LoadError(f"weight entry '{entry}' is not a valid .npy array (no .npy magic; the file may be corrupt)")
+    version = tuple(f.read(2))
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as exc:
-        raise LoadError(f"weight entry '{name}' holds pickled or object data ({exc}); kir never unpickles") from None
-    except (OSError, EOFError) as exc:
-        raise LoadError(f"weight entry '{name}' is not a valid .npy array: {exc}") from None
-    if not isinstance(array, np.ndarray):
-        raise LoadError(f"weight entry '{name}' is not a single .npy array")
-    if array.dtype.kind not in _SAFE_DTYPE_KINDS or array.dtype.fields is not None:
-        raise LoadError(f"weight entry '{name}' has dtype {array.dtype}; only numeric arrays are allowed")
-    return array
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise LoadError(f"weight entry '{entry}' has .npy format version {version}; kir reads 1.0 and 2.0")
+    except LoadError:
+        raise
+    except (ValueError, SyntaxError, TypeError, EOFError) as exc:
+        raise LoadError(f"weight entry '{entry}' has a corrupt .npy header ({exc})") from None
+    if dtype.hasobject:
+        raise LoadError(f"weight entry '{entry}' holds pickled or object data (dtype {dtype}); kir never unpickles")
+    if dtype.kind not in _SAFE_DTYPE_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise LoadError(f"weight entry '{entry}' has dtype {dtype}; only numeric arrays are allowed")
+    return dtype, tuple(shape), bool(fortran)
+
+
+def _read_doc(zf: zipfile.ZipFile) -> tuple[Any, dict[str, zipfile.ZipInfo]]:
+    """The parsed, size- and depth-checked `model.json` and the zip's entries by name."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        _check_entry_name(info.filename)
+        if info.filename in infos:
+            raise LoadError("the zip holds duplicate entry names")
+        infos[info.filename] = info
+    if CONFIG_ENTRY not in infos:
+        raise LoadError(f"no '{CONFIG_ENTRY}' entry; this is not a .kir model file")
+    limit = safety.json_bytes_limit()
+    if infos[CONFIG_ENTRY].file_size > limit:
+        raise LoadError(f"'{CONFIG_ENTRY}' declares {infos[CONFIG_ENTRY].file_size} bytes, over the limit of {limit} "
+                        f"(raise it with {safety.JSON_BYTES_ENV}=<bytes> if the file is trusted)")
+    with zf.open(infos[CONFIG_ENTRY]) as f:  # capped at the declared size, itself under the limit (no ratio rule:
+        data = f.read(infos[CONFIG_ENTRY].file_size + 1)  # a large regular model's JSON compresses very well)
+    if len(data) != infos[CONFIG_ENTRY].file_size:
+        raise LoadError(f"'{CONFIG_ENTRY}' holds {len(data)} bytes but declares {infos[CONFIG_ENTRY].file_size}")
+    doc = safety.parse_json(data, f"'{CONFIG_ENTRY}'", limit, safety.json_depth_limit(safety.MAX_KIR_JSON_DEPTH))
+    _check_header(doc)
+    for entry in _list(doc, "weights"):
+        file = entry.get("entry") if isinstance(entry, dict) else None
+        if not (isinstance(file, str) and file in infos):
+            raise LoadError(f"weight entry {file!r:.80} is not in the zip")
+    return doc, infos
 
 
 def read_file(path: str) -> tuple[Any, dict[str, np.ndarray]]:
-    """The parsed `model.json` and the weight arrays it lists, checked for safety."""
-    with zipfile.ZipFile(path) as zf:
-        names = [info.filename for info in zf.infolist()]
-        for name in names:
-            _check_entry_name(name)
-        if len(set(names)) != len(names):
-            raise LoadError("the zip holds duplicate entry names")
-        if CONFIG_ENTRY not in names:
-            raise LoadError(f"no '{CONFIG_ENTRY}' entry; this is not a .kir model file")
-        if zf.getinfo(CONFIG_ENTRY).file_size > _MAX_JSON_BYTES:
-            raise LoadError(f"'{CONFIG_ENTRY}' is implausibly large")
-        try:
-            doc = json.loads(zf.read(CONFIG_ENTRY).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LoadError(f"'{CONFIG_ENTRY}' is not valid JSON: {exc}") from None
-        _check_header(doc)
-        arrays: dict[str, np.ndarray] = {}
-        for entry in _list(doc, "weights"):
-            file = entry.get("entry") if isinstance(entry, dict) else None
-            _expect(isinstance(file, str) and file in names, f"weight entry {file!r:.80} is not in the zip")
-            arrays[file] = _read_array(zf, file)
+    """The parsed `model.json` and every weight array it lists as stored (for inspection tools;
+    `load_model` reads each array only once it knows the shape the layer needs)."""
+    try:
+        with _open_regular(path) as handle, zipfile.ZipFile(handle) as zf:
+            doc, infos = _read_doc(zf)
+            arrays = {}
+            for entry in {e["entry"] for e in doc["weights"]}:
+                with zf.open(infos[entry]) as f:
+                    dtype, shape, _ = _npy_header(f, entry)
+                safety.checked_info(zf, entry, safety.MAX_WEIGHTS_BYTES)
+                arrays[entry] = ZipWeights(zf, infos, []).read(entry, np.empty(shape, dtype), f"'{entry}'")
+    except LoadError as exc:
+        raise LoadError(f"cannot read '{path}': {exc}") from None
     return doc, arrays
 
 
-def load_model(filepath: str | os.PathLike) -> Model:
-    """Load a `.kir` file. Never executes code from the file; every problem is a `LoadError`."""
-    path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise LoadError(f"cannot load '{path}': no such file")
+def _open_regular(path: str) -> Any:
+    """`path` opened for reading if it is a regular file (a FIFO or device would block or never end)."""
     try:
-        doc, arrays = read_file(path)
-        return deserialize(doc, arrays)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise LoadError("no such file") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LoadError("it is not a regular file (a pipe, device or socket); kir reads only regular files")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def load_model(filepath: str | os.PathLike) -> Model:
+    """Load a `.kir` file. Never executes code from the file; every problem is a `LoadError`.
+    Bounded: what it allocates is at most the weights the file declares plus a fixed margin."""
+    path = os.fspath(filepath)
+    try:
+        with _open_regular(path) as handle, zipfile.ZipFile(handle) as zf:
+            doc, infos = _read_doc(zf)
+            return deserialize(doc, ZipWeights(zf, infos, [e["entry"] for e in doc["weights"]]))
     except LoadError as exc:
         raise LoadError(f"cannot load '{path}': {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
         raise LoadError(f"cannot load '{path}': not a valid zip file, it may be truncated or corrupt ({exc})") from None
+    except NotImplementedError as exc:
+        raise LoadError(f"cannot load '{path}': it uses a zip feature kir does not read ({exc})") from None
+    except MemoryError:
+        raise LoadError(f"cannot load '{path}': the model it describes does not fit in memory") from None
+    except RecursionError:
+        raise LoadError(f"cannot load '{path}': the model nests too deeply to rebuild (kir rebuilds at most "
+                        f"{MAX_NESTING} nested models)") from None
     except OSError as exc:
-        raise LoadError(f"cannot load '{path}': {exc}") from None
-    except (KirError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise LoadError(f"cannot load '{path}': {exc.strerror or exc}") from None
+    except (KirError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise LoadError(f"cannot load '{path}': the model description is invalid "
                         f"({type(exc).__name__}: {exc})") from None
 

@@ -24,8 +24,7 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_tensor: KTensor | None = None
         self._own_nodes: list[Node] = []
-        for layer in layers or []:
-            self.add(layer)
+        self._extend(list(layers or []))
 
     @classmethod
     def _default_name(cls) -> str:
@@ -44,6 +43,10 @@ class Sequential(Model):
 
     def add(self, layer: Layer | KTensor) -> None:
         """Append a layer (or start from an Input tensor / InputLayer)."""
+        self._extend([layer])
+
+    def _admit(self, layer: Layer | KTensor, names: set[str], ids: set[int]) -> Layer | None:
+        """The layer to stack after checking it (None for an Input, which becomes the input)."""
         if isinstance(layer, KTensor):
             if not isinstance(layer.node.layer, InputLayer):
                 raise ConfigError(f"Sequential '{self.name}'.add got a tensor that is not a kir.Input")
@@ -55,22 +58,56 @@ class Sequential(Model):
             if self._stack or self._input_tensor is not None:
                 raise ConfigError(f"Sequential '{self.name}': an Input can only be the first thing added")
             self._input_tensor = layer.output
-            return
-        if any(existing is layer for existing in self._stack):
+            return None
+        if id(layer) in ids:
             raise GraphError(f"Sequential '{self.name}' already contains layer '{layer.name}'")
-        names = {lay.name for lay in self._stack}
         if layer.name in names:
             raise GraphError(f"Sequential '{self.name}': a layer named '{layer.name}' is already in the model; "
                              f"layer names must be unique")
-        if not self._stack and self._input_tensor is None and layer._batch_input_shape is not None:
-            self._input_tensor = Input(batch_shape=layer._batch_input_shape, dtype=self._first_dtype(layer))
-        self._stack.append(layer)
-        if self._input_tensor is not None:
-            if self.outputs:
-                self._call_layer(layer, self.outputs[0])
+        return layer
+
+    def _extend(self, items: Sequence[Layer | KTensor]) -> None:
+        """Add `items` in order, finishing the graph once (linear in the stack's length); if one
+        fails, the stack is left as it was before."""
+        before = (list(self._stack), list(self._own_nodes), list(self.inputs), list(self.outputs), self._input_tensor)
+        try:
+            names, ids = {lay.name for lay in self._stack}, {id(lay) for lay in self._stack}
+            called = False
+            for item in items:
+                layer = self._admit(item, names, ids)
+                if layer is None:
+                    continue
+                if not self._stack and self._input_tensor is None and layer._batch_input_shape is not None:
+                    self._input_tensor = Input(batch_shape=layer._batch_input_shape, dtype=self._first_dtype(layer))
+                self._stack.append(layer)
+                names.add(layer.name)
+                ids.add(id(layer))
+                if self._input_tensor is not None:
+                    if self.outputs:
+                        self._call_layer(layer, self.outputs[0])
+                    else:
+                        self._run_stack()
+                    called = True
+            if called:
                 self._finish()
-            else:
-                self._rebuild()
+        except BaseException:
+            self._undo_add(before)
+            raise
+
+    def _undo_add(self, before: tuple) -> None:
+        """Put the stack back as it was before an `add` that raised: a failed layer is not kept
+        (else `save` would write a model that `load_model` refuses)."""
+        stack, own_nodes, inputs, outputs, input_tensor = before
+        kept = {id(node) for node in own_nodes}
+        for node in self._own_nodes:
+            if id(node) not in kept and node in node.layer._inbound_nodes:
+                node.layer._inbound_nodes.remove(node)
+        self._stack, self._own_nodes, self._input_tensor = stack, own_nodes, input_tensor
+        self.outputs = outputs
+        if outputs:
+            self._finish()
+        else:
+            self.inputs = inputs
 
     @staticmethod
     def _first_dtype(layer: Layer) -> str:
@@ -102,10 +139,13 @@ class Sequential(Model):
         self.outputs = []
         if self._input_tensor is None:
             return
+        self._run_stack()
+        self._finish()
+
+    def _run_stack(self) -> None:
         x = self._input_tensor
         for layer in self._stack:
             x = self._call_layer(layer, x)
-        self._finish()
 
     def _finish(self) -> None:
         if not self._stack:

@@ -7,6 +7,7 @@ store is shared), so shared models still share weights after inlining.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 from kir.ir.graph import Graph, Ref
@@ -28,12 +29,18 @@ def splice(graph: Graph, sub: Graph, inputs: list[Ref], prefix: str) -> tuple[li
     for svid in sub.topological_order():
         if svid in mapped:
             continue
-        sv = sub.vertex(svid).copy()
+        sv = sub.vertex(svid)
         refs = [ref_of(r) for r in sub.input_refs(svid)]
-        vid = graph.add_vertex(sv.op, refs, sv.attrs, [], f"{prefix}/{sv.name}", sv.params, sv.layer,
-                               sv.subgraph)
-        if sv.subgraph is not None:
-            _share_store(sv.subgraph, graph)
+        # a nested Call keeps its sub-graph object (this pass only reads it, then inlines it too;
+        # copying it would make inlining N nested models cost N^2); a TimeDistributed step graph,
+        # which later passes may edit, is copied
+        inner = sv.subgraph
+        if inner is not None and sv.op != "Call":
+            inner = inner.copy(share_store=True)
+        vid = graph.add_vertex(sv.op, refs, copy.deepcopy(sv.attrs), [], f"{prefix}/{sv.name}", dict(sv.params),
+                               sv.layer, inner)
+        if inner is not None and inner.store is not graph.store:
+            _share_store(inner, graph)
         v = graph.vertex(vid)
         v.outputs = infer_vertex(graph, v, [graph.spec(r) for r in refs])  # the caller's (maybe sharper) shapes
         mapped[svid] = vid
@@ -42,11 +49,15 @@ def splice(graph: Graph, sub: Graph, inputs: list[Ref], prefix: str) -> tuple[li
 
 
 def _share_store(sub: Graph, graph: Graph) -> None:
-    sub.store = graph.store
-    for vid in sub.vertex_ids():
-        inner = sub.vertex(vid).subgraph
-        if inner is not None:
-            _share_store(inner, graph)
+    """`sub` and every graph nested in it read `graph`'s store (iterative: nesting may be deep)."""
+    stack, seen = [sub], set()
+    while stack:
+        g = stack.pop()
+        if id(g) in seen:
+            continue
+        seen.add(id(g))
+        g.store = graph.store
+        stack.extend(g.vertex(vid).subgraph for vid in g.vertex_ids() if g.vertex(vid).subgraph is not None)
 
 
 def _inline_call(graph: Graph, vid: int) -> list[int] | None:

@@ -17,18 +17,20 @@ from typing import Any
 
 from kir.errors import ConfigError, GraphError
 from kir.ir.graph import Graph
+from kir.ir.interpret import nesting_depth, recursion_room
 from kir.passes.base import GraphPass, copy_graph
 from kir.passes.cleanup import cse, dce, eliminate_identities
 from kir.passes.fusion import collapse_reshapes, fold_batch_norm, fuse_activations
 from kir.passes.inline import inline, inline_calls
 from kir.passes.layout import layout
 from kir.passes.shape_inference import check_specs, infer_shapes
+from kir.passes.transformer import fuse_skip_layer_norm
 
 LEVELS = ("O0", "O1", "O2")
 PIPELINES = ("training", "inference")
 
 _O1 = [inline, eliminate_identities, collapse_reshapes, dce, cse]
-_O2 = _O1 + [fold_batch_norm, fuse_activations, layout, eliminate_identities, dce, cse]
+_O2 = _O1 + [fold_batch_norm, fuse_activations, layout, fuse_skip_layer_norm, eliminate_identities, dce, cse]
 
 
 def pipeline_passes(pipeline: str = "inference", level: str = "O2", nchw_io: bool = False) -> list[GraphPass]:
@@ -115,7 +117,10 @@ class PassManager:
         self.debug = os.environ.get("KIR_DEBUG_PASSES", "") not in ("", "0") if debug is None else debug
 
     def run(self, graph: Graph, report: PipelineReport | None = None, **options: Any) -> tuple[Graph, PipelineReport]:
-        report = report or PipelineReport("custom", "-")
+        with recursion_room(nesting_depth(graph), "the graph"):
+            return self._run(graph, report or PipelineReport("custom", "-"), options)
+
+    def _run(self, graph: Graph, report: PipelineReport, options: dict[str, Any]) -> tuple[Graph, PipelineReport]:
         graph = copy_graph(graph)
         counts = graph.op_counts(recursive=True)
         for p in self.passes:

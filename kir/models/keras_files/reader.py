@@ -10,11 +10,13 @@ import contextlib
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from kir.errors import KirError, LoadError
 from kir.layers.base import Layer
+from kir.layers.budget import weight_budget
 from kir.models.functional import Model
 from kir.models.keras_files import layout, safety, values
 from kir.models.keras_files.model_config import ConfigReader, UnsupportedLayersError
@@ -23,6 +25,8 @@ CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
 METADATA = "metadata.json"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+WEIGHT_MARGIN_BYTES = 1 << 20
+"""Bytes of weights building a model may create beyond what the file's datasets declare."""
 
 
 def sniff(path: str) -> str:
@@ -39,17 +43,22 @@ def sniff(path: str) -> str:
 
 
 _FAILURES = (KirError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, MemoryError, OSError, ValueError,
-             TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError, RuntimeError)
+             TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError, RuntimeError,
+             zlib.error, NotImplementedError)
 
 
 def _reason(exc: BaseException) -> str:
     """What a failure while reading says about the file."""
     if isinstance(exc, KirError):
         return str(exc)
-    if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError)):
+    if isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error)):
         return f"not a valid zip archive; it may be truncated or corrupt ({exc})"
     if isinstance(exc, MemoryError):
         return "the model it describes does not fit in memory"
+    if isinstance(exc, RecursionError):
+        return "the model nests too deeply to rebuild"
+    if isinstance(exc, NotImplementedError):
+        return f"it uses a zip or HDF5 feature kir does not read ({exc})"
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}; the file may be truncated or not HDF5"
     return f"the file is invalid ({type(exc).__name__}: {exc})"
@@ -88,7 +97,7 @@ def open_archive(path: str) -> Iterator[tuple[Any, str, Callable[[], Any]]]:
             other = sorted(n for n in names if n.startswith("model.weights"))
             raise LoadError(f"the archive has no '{WEIGHTS}'" + (f" (it has {', '.join(other)}: sharded or npz "
                                                                  f"weights are not supported)" if other else ""))
-        config = safety.parse_json(safety.read_member(zf, CONFIG, safety.MAX_JSON_BYTES), CONFIG)
+        config = safety.parse_json(safety.read_member(zf, CONFIG, safety.json_bytes_limit()), CONFIG)
         metadata = {}
         if METADATA in names:
             metadata = safety.parse_json(safety.read_member(zf, METADATA, safety.MAX_METADATA_BYTES), METADATA)
@@ -120,12 +129,17 @@ def _top_level_pairs(model: Model, reader: ConfigReader) -> list[tuple[str, layo
     return [(layer.name, layout.tree(layer, reader.orders)) for layer in members if layer.get_weights()]
 
 
+def _budget(group: Any) -> Any:
+    """Building the model may allocate no more weights than the file's datasets declare (plus a margin)."""
+    return weight_budget(safety.declared_weight_bytes(group) + WEIGHT_MARGIN_BYTES, "the file")
+
+
 def load_archive(path: str) -> Model:
     def action() -> Model:
-        with open_archive(path) as (config, flavour, weights):
-            model, reader = _build(config, flavour)
-            with weights() as h5:
-                layout.assign(layout.read_layout(h5, layout.tree(model, reader.orders), WEIGHTS))
+        with open_archive(path) as (config, flavour, weights), weights() as h5:
+            with _budget(h5):
+                model, reader = _build(config, flavour)
+            layout.assign(layout.read_layout(h5, layout.tree(model, reader.orders), WEIGHTS))
         return model
 
     return guarded(path, action)
@@ -139,8 +153,9 @@ def load_hdf5(path: str) -> Model:
                     if "layer_names" in h5.attrs or safety.has_child(h5, "layers") else ""
                 raise LoadError(f"the HDF5 file has no model_config{hint}")
             config = safety.parse_json(safety.text_attr(h5, "model_config", "the file"), "model_config")
-            model, reader = _build(config, _h5_flavour(h5))
             weights = safety.child(h5, "model_weights", "group", "the file")
+            with _budget(weights):
+                model, reader = _build(config, _h5_flavour(h5))
             layout.assign(layout.read_legacy(weights, _top_level_pairs(model, reader), "model_weights"))
         return model
 
@@ -149,6 +164,7 @@ def load_hdf5(path: str) -> Model:
 
 def load(path: str) -> Model:
     """A kir model from a `.keras` archive or a legacy `.h5` file."""
+    safety.check_regular_file(path)
     kind = sniff(path)
     if kind == "zip":
         return load_archive(path)
@@ -186,8 +202,9 @@ def load_weights(model: Model, filepath: str | os.PathLike) -> None:
     """Keras' `load_weights`: a `.weights.h5` file (Keras 3 layout, or legacy by layer order), or the
     weights of a `.keras` archive. Nothing is assigned unless every weight was read."""
     path = os.fspath(filepath)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise LoadError(f"cannot load weights from '{path}': no such file")
+    safety.check_regular_file(path)
     _require_built(model)
 
     def action() -> None:

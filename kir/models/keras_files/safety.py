@@ -10,10 +10,15 @@ layer expects, and not a compression bomb. Every problem is a `LoadError` saying
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import stat
+import sys
 import zipfile
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -21,7 +26,14 @@ import numpy as np
 from kir.errors import LoadError, MissingDependencyError
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
+"""Default cap on a model description (`model.json`, `config.json`, `model_config`); a trusted larger
+file loads with the environment variable KIR_MAX_JSON_BYTES=<bytes> set."""
 MAX_JSON_DEPTH = 256
+"""Default cap on a Keras config's JSON nesting (KIR_MAX_JSON_DEPTH=<levels> raises it)."""
+MAX_KIR_JSON_DEPTH = 2048
+"""Default cap on a `.kir` model.json's nesting: 4 levels per nested model, so about 500 nested models."""
+JSON_BYTES_ENV = "KIR_MAX_JSON_BYTES"
+JSON_DEPTH_ENV = "KIR_MAX_JSON_DEPTH"
 MAX_METADATA_BYTES = 1024 * 1024
 MAX_WEIGHTS_BYTES = 64 * 1024 ** 3
 MAX_MEMBERS = 10_000
@@ -29,7 +41,8 @@ MAX_RATIO = 200
 """A deflated member may expand at most this much (a zip bomb expands millions of times)."""
 MAX_ATTR_ITEMS = 1_000_000
 _CHUNK = 1 << 20
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_FRAMES = 2
+"""Python frames between `_recursion_room` and json's C parser (json.loads, decode), measured on CPython 3.11."""
 
 
 def h5py_module() -> Any:
@@ -59,7 +72,8 @@ def check_member_names(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _checked_info(zf: zipfile.ZipFile, name: str, limit: int) -> zipfile.ZipInfo:
+def checked_info(zf: zipfile.ZipFile, name: str, limit: int) -> zipfile.ZipInfo:
+    """Member `name`'s info after refusing a declared size over `limit` or an implausible ratio."""
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise LoadError(f"archive member '{name}' declares {info.file_size} bytes, over the limit of {limit}")
@@ -72,7 +86,7 @@ def _checked_info(zf: zipfile.ZipFile, name: str, limit: int) -> zipfile.ZipInfo
 
 def read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     """The bytes of member `name`, never more than its declared size (itself at most `limit`)."""
-    info = _checked_info(zf, name, limit)
+    info = checked_info(zf, name, limit)
     with zf.open(info) as f:
         data = f.read(info.file_size + 1)
     if len(data) != info.file_size:
@@ -82,7 +96,7 @@ def read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
 
 def copy_member(zf: zipfile.ZipFile, name: str, limit: int, target: IO[bytes]) -> None:
     """Copy member `name` into the open binary file `target`, checked like `read_member`."""
-    info = _checked_info(zf, name, limit)
+    info = checked_info(zf, name, limit)
     copied = 0
     with zf.open(info) as f:
         while chunk := f.read(_CHUNK):
@@ -97,27 +111,88 @@ def copy_member(zf: zipfile.ZipFile, name: str, limit: int, target: IO[bytes]) -
 
 
 # --------------------------------------------------------------------------- JSON
-def parse_json(data: bytes | str, what: str, limit: int = MAX_JSON_BYTES) -> Any:
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise LoadError(f"environment variable {name}={value!r} is not a whole number") from None
+    if number <= 0:
+        raise LoadError(f"environment variable {name}={value!r} must be positive")
+    return number
+
+
+def json_bytes_limit() -> int:
+    """The size cap on a model description (MAX_JSON_BYTES, or KIR_MAX_JSON_BYTES when set)."""
+    return _env_int(JSON_BYTES_ENV, MAX_JSON_BYTES)
+
+
+def json_depth_limit(default: int = MAX_JSON_DEPTH) -> int:
+    """The nesting cap on a model description (`default`, or KIR_MAX_JSON_DEPTH when set)."""
+    return _env_int(JSON_DEPTH_ENV, default)
+
+
+def parse_json(data: bytes | str, what: str, limit: int | None = None, max_depth: int | None = None) -> Any:
     """Parsed JSON after checking its size and nesting depth (deep nesting is refused, not recursed)."""
+    limit = json_bytes_limit() if limit is None else limit
+    max_depth = json_depth_limit() if max_depth is None else max_depth
     if len(data) > limit:
-        raise LoadError(f"{what} is {len(data)} bytes, over the limit of {limit}")
+        raise LoadError(f"{what} is {len(data)} bytes, over the limit of {limit} (raise it with "
+                        f"{JSON_BYTES_ENV}=<bytes> if the file is trusted)")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{what} is not UTF-8 text ({exc})") from None
-    depth = 0
-    for token in _TOKENS.finditer(text):
-        c = token.group()
-        if c in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise LoadError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels; refusing it")
-        elif c in "]}":
-            depth -= 1
+        raise LoadError(f"{what} is not valid JSON: not UTF-8 text ({exc})") from None
+    deep = LoadError(f"{what} nests deeper than {max_depth} levels; refusing it (raise the limit with "
+                     f"{JSON_DEPTH_ENV}=<levels> if the file is trusted)")
     try:
-        return json.loads(text)
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        with _recursion_room(max_depth) as exact:
+            value = json.loads(text)
+    except RecursionError:
+        raise deep from None
+    except (json.JSONDecodeError, ValueError) as exc:
         raise LoadError(f"{what} is not valid JSON ({exc})") from None
+    if not exact and _deeper_than(value, max_depth):
+        raise deep
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests lists/objects deeper than `limit` (iterative: no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in item.values() if type(item) is dict else item:
+            if type(child) in (dict, list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return depth
+
+
+@contextlib.contextmanager
+def _recursion_room(depth: int) -> Iterator[bool]:
+    """Python's recursion limit raised (never lowered: other threads share it) so that the json
+    module, which recurses once per level in C counted against that limit, parses `depth` levels
+    and raises RecursionError soon beyond: a hostile nesting never costs more than the cap."""
+    old = sys.getrecursionlimit()
+    wanted = _stack_depth() + depth + _JSON_FRAMES
+    sys.setrecursionlimit(max(old, wanted))
+    try:
+        yield wanted >= old  # exact: json itself refuses the first level too many
+    finally:
+        sys.setrecursionlimit(old)
 
 
 # --------------------------------------------------------------------------- HDF5
@@ -174,6 +249,35 @@ def read_dataset(dataset: Any, expected: np.ndarray, what: str) -> np.ndarray:
     except (OSError, ValueError, TypeError) as exc:
         raise LoadError(f"{what} cannot be read ({exc})") from None
     return values.astype(expected.dtype, copy=False)
+
+
+def declared_weight_bytes(group: Any) -> int:
+    """The bytes of weights the datasets below `group` may give (each at most what `read_dataset`
+    would accept from its stored size): the budget for building the model the file describes."""
+    h5py = h5py_module()
+    total = 0
+
+    def visit(name: str, obj: Any) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+            declared = math.prod(obj.shape) * obj.dtype.itemsize
+            total += min(declared, max(MAX_RATIO * obj.id.get_storage_size(), _CHUNK))
+
+    group.visititems(visit)
+    return total
+
+
+def check_regular_file(path: str) -> None:
+    """Refuse anything but a regular file before opening it (a named pipe would block forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise LoadError(f"cannot load '{path}': no such file") from None
+    except OSError as exc:
+        raise LoadError(f"cannot load '{path}': {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise LoadError(f"cannot load '{path}': it is not a regular file (a pipe, device, socket or folder); kir "
+                        f"reads only regular files")
 
 
 def _attr(obj: Any, name: str, where: str) -> Any:

@@ -10,13 +10,12 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
 from typing import IO
 
-from kir.errors import ConfigError, ExportError
+from kir import fileio
+from kir.errors import ConfigError
 from kir.models.functional import Model
 from kir.models.keras_files import layout, safety
 from kir.models.keras_files.config_writer import ConfigWriter
@@ -27,34 +26,9 @@ KERAS_VERSION = "3.15.1"
 """The Keras release whose file layout this writer follows (metadata.json's keras_version)."""
 
 
-@contextlib.contextmanager
-def atomic_file(path: str, what: str, overwrite: bool) -> Iterator[IO[bytes]]:
-    """A binary file that replaces `path` only when the block completes."""
-    if os.path.isdir(path):
-        raise ExportError(f"cannot save {what} to '{path}': it is a directory; give a file name")
-    if not overwrite and os.path.exists(path):
-        raise ExportError(f"cannot save {what}: '{path}' already exists and overwrite=False")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ExportError(f"cannot save {what} to '{path}': folder '{folder}' does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    done = False
-    try:
-        with os.fdopen(fd, "w+b") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-        done = True
-    except OSError as exc:
-        raise ExportError(f"cannot save {what} to '{path}': {exc}") from exc
-    finally:
-        if not done:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+def atomic_file(path: str, what: str, overwrite: bool) -> contextlib.AbstractContextManager[IO[bytes]]:
+    """A binary file that replaces `path` only when the block completes (kir.fileio.atomic_write)."""
+    return fileio.atomic_write(path, what, overwrite)
 
 
 def _check_model(model: Model) -> None:
