@@ -3,8 +3,10 @@
 The trainer calls the hooks with Keras' names and arguments (``on_epoch_end(epoch, logs)``,
 ``on_train_batch_end(batch, logs)``, ...). Callbacks see the kir model as ``self.model``:
 ``stop_training``, ``optimizer``, ``get_weights``/``set_weights`` and ``save`` (the trainer
-writes trained values back to the layers before any epoch-end hook runs, so ``save`` and
-``get_weights`` see them).
+writes trained values back to the layers before any epoch-end hook runs, and mid-epoch whenever
+``get_weights``/``save``/``save_weights`` read them, so callbacks see the current values), and
+``training_state`` (epoch, step, chief or not, what a backup holds). The TensorFlow-backed
+callbacks (TensorBoard, BackupAndRestore) import TensorFlow only when training starts.
 """
 
 from __future__ import annotations
@@ -270,6 +272,7 @@ class ProgbarLogger(Callback):
         self.bar: Progbar | None = None
         self.epochs = 1
         self.steps: int | None = None
+        self._seen = 0  # batches done in this epoch/evaluation (the total when steps are unknown)
 
     def _print(self, msg: str) -> None:
         out = self.stream or sys.stdout
@@ -287,28 +290,38 @@ class ProgbarLogger(Callback):
             if self.epochs > 1:
                 self._print(f"Epoch {epoch + 1}/{self.epochs}")
             self.bar = Progbar(self.steps, verbose=self.verbose, stream=self.stream)
+            self._seen = 0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._seen = batch + 1
         if self.bar is not None and self.verbose == 1:
             self.bar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.bar is not None:
-            self.bar.update(self.steps or 0, logs, finalize=True)
+            if self.steps is None:  # streamed input of unknown length: the first epoch tells (Keras)
+                self.bar.target = self._seen
+                self.steps = self._seen or None
+            self.bar.update(self.steps or self._seen, logs, finalize=True)
             self.bar = None
 
     # evaluate / predict bars
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self.verbose and self.params.get("mode") in ("evaluate", "predict"):
             self.bar = Progbar(self.params.get("steps"), verbose=self.verbose, stream=self.stream)
+            self._seen = 0
 
     def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._seen = batch + 1
         if self.bar is not None and self.verbose == 1 and self.params.get("mode") == "evaluate":
             self.bar.update(batch + 1, logs, finalize=False)
 
     def on_test_end(self, logs: dict | None = None) -> None:
         if self.bar is not None and self.params.get("mode") in ("evaluate", "predict"):
-            self.bar.update(self.params.get("steps") or 0, logs, finalize=True)
+            steps = self.params.get("steps")
+            if steps is None:
+                self.bar.target = self._seen
+            self.bar.update(steps or self._seen, logs, finalize=True)
             self.bar = None
 
 
@@ -424,6 +437,9 @@ class ModelCheckpoint(_Monitor):
         super().__init__(monitor, mode, baseline=initial_value_threshold)
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
+        if save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ConfigError(f"ModelCheckpoint(save_weights_only=True) writes Keras' weights format, so the "
+                              f"filepath must end in '.weights.h5'; got '{self.filepath}'")
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ConfigError(f"ModelCheckpoint save_freq must be 'epoch' or a positive int, got {save_freq!r}")
         self.save_freq = save_freq
@@ -440,6 +456,8 @@ class ModelCheckpoint(_Monitor):
             ) from None
 
     def _save(self, epoch: int, logs: dict | None) -> None:
+        if not _chief(self.model):  # on a multi-worker strategy the chief writes the checkpoints
+            return
         logs = dict(logs or {})
         path = self._path(epoch, logs)
         if self.save_best_only:
@@ -624,6 +642,209 @@ class LambdaCallback(Callback):
                 setattr(self, name, _noop)
 
 
+class TerminateOnNaN(Callback):
+    """Stops training when the loss becomes NaN or infinite, naming the batch (Keras' callback)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._epoch = 0
+        self.stopped_at: tuple[int, int] | None = None
+        """(epoch, batch) where the loss became invalid, or None."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_at = (self._epoch, batch)
+            print(f"Batch {batch}: Invalid loss, terminating training (epoch {self._epoch + 1}, loss {loss})")
+            self.model.stop_training = True
+
+
+def _chief(model: Any) -> bool:
+    """Whether this process writes shared files (the chief of a multi-worker strategy, else yes)."""
+    state = getattr(model, "training_state", None)
+    return getattr(state, "is_chief", True)
+
+
+class TensorBoard(Callback):
+    """Writes `tf.summary` event files for TensorBoard: epoch scalars (`epoch_<name>`) under
+    `log_dir/train` and `log_dir/validation`, batch scalars (`batch_<name>`) every `update_freq`
+    batches when it is an int, and kir's IR graph as the graph (one node per op, named by layer).
+    On a multi-worker strategy only the chief writes."""
+
+    def __init__(self, log_dir: str | os.PathLike = "logs", histogram_freq: int = 0, write_graph: bool = True,
+                 write_images: bool = False, write_steps_per_second: bool = False, update_freq: str | int = "epoch",
+                 profile_batch: int = 0, embeddings_freq: int = 0, embeddings_metadata: Any = None) -> None:
+        super().__init__()
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ConfigError(f"TensorBoard update_freq must be 'epoch', 'batch' or a positive int, got "
+                              f"{update_freq!r}")
+        for name, value in (("histogram_freq", histogram_freq), ("write_images", write_images),
+                            ("profile_batch", profile_batch), ("embeddings_freq", embeddings_freq)):
+            if value:
+                raise ConfigError(f"TensorBoard({name}={value!r}) is not supported by kir; it writes scalars and "
+                                  f"the graph")
+        self.log_dir, self.write_graph, self.update_freq = os.fspath(log_dir), write_graph, update_freq
+        self.write_steps_per_second = write_steps_per_second
+        self._writers: dict[str, Any] = {}
+        self._dir = self.log_dir
+        self._step = 0
+        self._epoch_start = 0.0
+
+    def _writer(self, kind: str) -> Any:
+        import tensorflow as tf
+
+        if kind not in self._writers:
+            self._writers[kind] = tf.summary.create_file_writer(os.path.join(self._dir, kind))
+        return self._writers[kind]
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        import tensorflow as tf
+
+        self._step = 0
+        self._dir = self.log_dir if _chief(self.model) else os.path.join(self.log_dir, f"workertemp_{os.getpid()}")
+        if self.write_graph:
+            with self._writer("train").as_default():
+                tf.summary.graph(ir_graph_def(self.model.to_graph()))
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.time()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.update_freq == "epoch":
+            return
+        self._step += 1
+        if self._step % self.update_freq == 0:
+            self._scalars("train", "batch_", logs or {}, self._step)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        if self.write_steps_per_second and self.params.get("steps"):
+            train["steps_per_second"] = self.params["steps"] / max(time.time() - self._epoch_start, 1e-9)
+        self._scalars("train", "epoch_", train, epoch)
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if val:
+            self._scalars("validation", "epoch_", val, epoch)
+
+    def _scalars(self, kind: str, prefix: str, logs: dict, step: int) -> None:
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        # tf.summary.scalar lives in the tensorboard package; the core op with the scalars plugin's
+        # metadata writes the same event
+        meta = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+        with self._writer(kind).as_default():
+            for name, value in logs.items():
+                if np.ndim(value) == 0:
+                    tf.summary.write(prefix + name, tf.constant(float(value), "float32"), step=step, metadata=meta)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+        if self._dir != self.log_dir:
+            import shutil
+
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def ir_graph_def(graph: Any) -> Any:
+    """kir's IR as a TensorFlow GraphDef for TensorBoard's graph view: one node per vertex, its op
+    type as the node's op, grouped by layer (`layer/op`), edges from the graph's inputs."""
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef()
+    names: dict[int, str] = {}
+    for vid in graph.topological_order():
+        v = graph.vertex(vid)
+        name = f"{v.layer}/{v.name}" if v.layer and v.layer != v.name else v.name
+        names[vid] = name.replace(":", "_")
+        node = graph_def.node.add()
+        node.name, node.op = names[vid], v.op
+        for ref in graph.input_refs(vid):
+            src, index = ref[0], ref[1]
+            node.input.append(names[src] + (f":{index}" if index else ""))
+        if v.outputs:
+            spec = v.outputs[0]
+            node.attr["shape"].s = str(tuple(spec.shape)).encode()
+            node.attr["dtype"].s = str(spec.dtype).encode()
+    return graph_def
+
+
+class BackupAndRestore(Callback):
+    """Fault tolerance (Keras' callback over `tf.train.CheckpointManager`): backs up the whole
+    training state (weights, optimizer, dropout seed, epoch logs, epoch/step and shuffle seed) every
+    epoch or every `save_freq` batches; a fit started again after the process died restores it and
+    continues from that step, ending with the weights an uninterrupted run would have. The backup is
+    deleted when fit completes (unless `delete_checkpoint=False`). Only the chief writes `backup_dir`."""
+
+    def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch", double_checkpoint: bool = False,
+                 delete_checkpoint: bool = True) -> None:
+        super().__init__()
+        if not backup_dir:
+            raise ConfigError("BackupAndRestore needs a backup_dir")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ConfigError(f"BackupAndRestore save_freq must be 'epoch' or a positive int, got {save_freq!r}")
+        self.backup_dir, self.save_freq = os.fspath(backup_dir), save_freq
+        self.double_checkpoint, self.delete_checkpoint = double_checkpoint, delete_checkpoint
+        self._manager: Any = None
+        self._dir = self.backup_dir
+        self._epoch = 0
+        self._batches = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        import tensorflow as tf
+
+        state = getattr(self.model, "training_state", None)
+        if state is None:
+            raise ConfigError("BackupAndRestore works inside model.fit (it needs the training state)")
+        # every worker restores the chief's backup; the others write theirs to a private temporary
+        # folder (outside backup_dir, which the chief deletes at the end while they may still write)
+        if state.is_chief:
+            self._dir = self.backup_dir
+        else:
+            import tempfile
+
+            self._dir = tempfile.mkdtemp(prefix="kir_backup_worker_")
+        ckpt = tf.train.Checkpoint(**state.checkpoint_items())
+        self._manager = tf.train.CheckpointManager(ckpt, self._dir, max_to_keep=2 if self.double_checkpoint else 1)
+        latest = tf.train.latest_checkpoint(self.backup_dir)
+        if latest:
+            ckpt.restore(latest).assert_existing_objects_matched()
+            state.restored()
+        self._batches = 0
+
+    def _backup(self, epoch: int, step: int) -> None:
+        self.model.training_state.record_progress(epoch, step)
+        self._manager.save()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._backup(self._epoch, batch + 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.save_freq == "epoch" or not self.model.stop_training:
+            self._backup(epoch + 1, 0)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        import shutil
+
+        state = self.model.training_state
+        if self.delete_checkpoint or not state.is_chief:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+
 def _noop(*args: Any, **kwargs: Any) -> None:
     return None
 
@@ -634,5 +855,6 @@ def _value(x: Any) -> Any:
 
 __all__ = [
     "Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-    "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "LambdaCallback",
+    "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "LambdaCallback", "TerminateOnNaN", "TensorBoard",
+    "BackupAndRestore",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from kir.errors import ConfigError, unknown_name
 from kir.optimizers import schedules
 from kir.optimizers.base import Optimizer
+from kir.optimizers.loss_scale import LossScaleOptimizer
 from kir.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 
 CLASSES: dict[str, type[Optimizer]] = {
@@ -41,5 +42,6 @@ def get(identifier: Any) -> Optimizer:
     )
 
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
+__all__ = ["Optimizer", "LossScaleOptimizer",
+           "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW", "Adamax", "Nadam",
            "get", "schedules", "CLASSES"]

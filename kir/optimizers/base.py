@@ -191,6 +191,7 @@ class Optimizer:
         """Hook run once per step before the per-variable updates (Nadam's u_product)."""
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """One variable's update; `gradient` may be a tf.IndexedSlices (see kir.optimizers.sparse)."""
         raise NotImplementedError
 
     def _clip(self, grads: list) -> list:
@@ -198,7 +199,8 @@ class Optimizer:
         if self.clipnorm and self.clipnorm > 0:
             return [self._clip_by_norm(g) for g in grads]
         if self.global_clipnorm and self.global_clipnorm > 0:
-            norm = tf.linalg.global_norm(grads)
+            norm = tf.linalg.global_norm(grads)  # of the slices of a sparse gradient, like Keras'
+            # `g * scale` densifies a sparse gradient, as Keras' clip_by_global_norm does
             scale = self.global_clipnorm * tf.minimum(1.0 / norm, 1.0 / self.global_clipnorm)
             scale = scale + (norm - norm)
             return [g * scale for g in grads]
@@ -208,12 +210,9 @@ class Optimizer:
         return grads
 
     def _clip_by_norm(self, values: Any):
-        tf = _tf()
-        l2sum = tf.reduce_sum(tf.square(values), keepdims=True)
-        pred = l2sum > 0
-        l2sum_safe = tf.where(pred, l2sum, tf.ones_like(l2sum))
-        l2norm = tf.where(pred, tf.sqrt(l2sum_safe), l2sum)
-        return values * self.clipnorm / tf.maximum(l2norm, self.clipnorm)
+        """Keras' TensorFlow optimizer clips with tf.clip_by_norm: a sparse gradient stays sparse,
+        its norm taken over its slices (repeated rows not summed first)."""
+        return _tf().clip_by_norm(values, self.clipnorm)
 
     def _apply_weight_decay(self, variables: list) -> None:
         if self.weight_decay is None:

@@ -1,4 +1,8 @@
-"""The Keras 3 optimizers: defaults and update rules copied from keras/src/optimizers/*.py."""
+"""The Keras 3 optimizers: defaults and update rules copied from keras/src/optimizers/*.py.
+
+A gradient may be a tf.IndexedSlices (an Embedding's): the rules then do Keras' sparse
+arithmetic (kir.optimizers.sparse), op for op, wherever a value derives from the gradient.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import numbers
 from typing import Any
 
 from kir.errors import ConfigError
+from kir.optimizers import sparse as S
 from kir.optimizers.base import Optimizer, _number, _tf
 
 
@@ -27,17 +32,17 @@ class SGD(Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         tf = _tf()
         lr = tf.cast(learning_rate, variable.dtype)
-        gradient = tf.cast(gradient, variable.dtype)
+        gradient = S.cast(gradient, variable.dtype)
         if self.momentum != 0:
             m = self.momentums[self.slot_index(variable)]
             momentum = tf.cast(self.momentum, variable.dtype)
-            m.assign(m * momentum - gradient * lr)
+            S.assign(m, S.subtract(m * momentum, S.multiply(gradient, lr)))
             if self.nesterov:
-                variable.assign_add(m * momentum - gradient * lr)
+                S.assign_add(variable, S.subtract(m * momentum, S.multiply(gradient, lr)))
             else:
                 variable.assign_add(m)
         else:
-            variable.assign_sub(gradient * lr)
+            S.assign_sub(variable, S.multiply(gradient, lr))
 
     def rule_config(self) -> dict:
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -63,24 +68,24 @@ class RMSprop(Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         tf = _tf()
         lr = tf.cast(learning_rate, variable.dtype)
-        gradient = tf.cast(gradient, variable.dtype)
+        gradient = S.cast(gradient, variable.dtype)
         i = self.slot_index(variable)
         velocity = self.velocities[i]
         rho = self.rho
-        velocity.assign(rho * velocity + (1 - rho) * tf.square(gradient))
+        S.assign(velocity, S.add(rho * velocity, S.multiply(1 - rho, S.square(gradient))))
         if self.centered:
             avg = self.average_gradients[i]
-            avg.assign(rho * avg + (1 - rho) * gradient)
+            S.assign(avg, S.add(rho * avg, S.multiply(1 - rho, gradient)))
             denominator = velocity - tf.square(avg) + self.epsilon
         else:
             denominator = velocity + self.epsilon
-        increment = lr * gradient / tf.sqrt(denominator)
+        increment = S.divide(S.multiply(lr, gradient), tf.sqrt(denominator))
         if self.momentum > 0:
             m = self.momentums[i]
-            m.assign(self.momentum * m + increment)
+            S.assign(m, S.add(self.momentum * m, increment))
             variable.assign_sub(m)
         else:
-            variable.assign_sub(increment)
+            S.assign_sub(variable, increment)
 
     def rule_config(self) -> dict:
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered}
@@ -103,10 +108,10 @@ class Adagrad(Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         tf = _tf()
         lr = tf.cast(learning_rate, variable.dtype)
-        gradient = tf.cast(gradient, variable.dtype)
+        gradient = S.cast(gradient, variable.dtype)
         acc = self.accumulators[self.slot_index(variable)]
-        acc.assign_add(tf.square(gradient))
-        variable.assign_sub(lr * gradient / tf.sqrt(acc + self.epsilon))
+        S.assign_add(acc, S.square(gradient))
+        S.assign_sub(variable, S.divide(S.multiply(lr, gradient), tf.sqrt(acc + self.epsilon)))
 
     def rule_config(self) -> dict:
         return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}
@@ -129,7 +134,7 @@ class Adadelta(Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         tf = _tf()
         lr = tf.cast(learning_rate, variable.dtype)
-        grad = tf.cast(gradient, variable.dtype)
+        grad = S.cast(gradient, variable.dtype)
         i = self.slot_index(variable)
         acc_g, acc_d = self.accumulated_grads[i], self.accumulated_delta_vars[i]
         rho = self.rho
@@ -137,10 +142,10 @@ class Adadelta(Optimizer):
         def rms(x: Any):
             return tf.sqrt(x + self.epsilon)
 
-        acc_g.assign(rho * acc_g + (1 - rho) * tf.square(grad))
-        delta = -(rms(acc_d) * grad / rms(acc_g))
-        acc_d.assign(rho * acc_d + (1 - rho) * tf.square(delta))
-        variable.assign_add(lr * delta)
+        S.assign(acc_g, S.add(rho * acc_g, S.multiply(1 - rho, S.square(grad))))
+        delta = S.negative(S.divide(S.multiply(rms(acc_d), grad), rms(acc_g)))
+        S.assign(acc_d, S.add(rho * acc_d, S.multiply(1 - rho, S.square(delta))))
+        S.assign_add(variable, S.multiply(lr, delta))
 
     def rule_config(self) -> dict:
         return {"rho": self.rho, "epsilon": self.epsilon}
@@ -167,15 +172,15 @@ class Adam(Optimizer):
         tf = _tf()
         dt = variable.dtype
         lr = tf.cast(learning_rate, dt)
-        gradient = tf.cast(gradient, dt)
+        gradient = S.cast(gradient, dt)
         local_step = tf.cast(self.iterations + 1, dt)
         beta_1_power = tf.pow(tf.cast(self.beta_1, dt), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, dt), local_step)
         i = self.slot_index(variable)
         m, v = self.momentums[i], self.velocities[i]
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        m.assign_add((gradient - m) * (1 - self.beta_1))
-        v.assign_add((tf.square(gradient) - v) * (1 - self.beta_2))
+        S.assign_add(m, S.multiply(S.subtract(gradient, m), 1 - self.beta_1))
+        S.assign_add(v, S.multiply(S.subtract(S.square(gradient), v), 1 - self.beta_2))
         if self.amsgrad:
             v_hat = self.velocity_hats[i]
             v_hat.assign(tf.maximum(v_hat, v))
@@ -218,13 +223,13 @@ class Adamax(Optimizer):
         tf = _tf()
         dt = variable.dtype
         lr = tf.cast(learning_rate, dt)
-        gradient = tf.cast(gradient, dt)
+        gradient = S.cast(gradient, dt)
         local_step = tf.cast(self.iterations + 1, dt)
         beta_1_power = tf.pow(tf.cast(self.beta_1, dt), local_step)
         i = self.slot_index(variable)
         m, u = self.ms[i], self.us[i]
-        m.assign_add((gradient - m) * (1 - self.beta_1))
-        u.assign(tf.maximum(self.beta_2 * u, tf.abs(gradient)))
+        S.assign_add(m, S.multiply(S.subtract(gradient, m), 1 - self.beta_1))
+        S.assign(u, S.maximum(self.beta_2 * u, S.abs(gradient)))
         variable.assign_sub((lr * m) / ((1 - beta_1_power) * (u + self.epsilon)))
 
     def rule_config(self) -> dict:
@@ -260,7 +265,7 @@ class Nadam(Optimizer):
         tf = _tf()
         dt = variable.dtype
         lr = tf.cast(learning_rate, dt)
-        gradient = tf.cast(gradient, dt)
+        gradient = S.cast(gradient, dt)
         local_step = tf.cast(self.iterations + 1, dt)
         next_step = tf.cast(self.iterations + 2, dt)
         decay = tf.cast(0.96, dt)
@@ -272,9 +277,10 @@ class Nadam(Optimizer):
         beta_2_power = tf.pow(beta_2, local_step)
         i = self.slot_index(variable)
         m, v = self.momentums[i], self.velocities[i]
-        m.assign_add((gradient - m) * (1 - beta_1))
-        v.assign_add((tf.square(gradient) - v) * (1 - beta_2))
-        m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * gradient / (1 - u_product_t)
+        S.assign_add(m, S.multiply(S.subtract(gradient, m), 1 - beta_1))
+        S.assign_add(v, S.multiply(S.subtract(S.square(gradient), v), 1 - beta_2))
+        m_hat = S.add(u_t_1 * m / (1 - u_product_t_1),
+                      S.divide(S.multiply(1 - u_t, gradient), 1 - u_product_t))
         v_hat = v / (1 - beta_2_power)
         variable.assign_sub((m_hat * lr) / (tf.sqrt(v_hat) + self.epsilon))
 

@@ -16,10 +16,11 @@ import tensorflow as tf
 
 from kir import backends
 from kir import metrics as metrics_module
+from kir.backends.feeds import check_ids
 from kir.backends.tensorflow.program import Program
 from kir.errors import ConfigError, FeedError, ShapeError
 from kir.training.compile import CompileConfig
-from kir.training.data import Arrays
+from kir.training.data import Arrays, check_sparse_labels
 from kir.training.protocol import ExtraLosses
 
 
@@ -82,7 +83,12 @@ class Engine:
                 self.stats.append(Stat(f"{names[i]}_{m.name}" if multi else m.name, slot, size=size, metric=m))
                 slot += size
         self.size = slot
-        self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator")
+        self.strategy = cfg.strategy
+        with strategy_scope(self.strategy):
+            # summed across replicas: every replica adds the statistics of its part of the batch
+            self.acc = tf.Variable(tf.zeros([self.size], "float64"), trainable=False, name="log_accumulator",
+                                   aggregation=tf.VariableAggregation.SUM)
+        self._batch_fns: dict[str, Any] = {}
         self._train_fn = None
         self._chunk_fns: dict[int, Any] = {}
         self._test_fn = None
@@ -94,11 +100,19 @@ class Engine:
             if lo is None or "sparse" in getattr(lo, "name", ""):
                 continue
             yp = spec.shape
-            if len(ys) == len(yp) and ys[-1] != yp[-1] and ys[-1] != 1 and yp[-1] not in (None, 1):
+            # Keras' categorical crossentropy needs y of the output's shape; other losses broadcast a 1
+            one_ok = not getattr(lo, "name", "").startswith("categorical_")
+            if len(ys) == len(yp) and ys[-1] != yp[-1] and (ys[-1] != 1 or not one_ok) and yp[-1] not in (None, 1):
                 raise ShapeError(
                     f"target for output '{self.cfg.output_names[i]}' has shape (n, {', '.join(map(str, ys[1:]))}) "
                     f"but the output is {tuple(yp)}; for integer class labels use "
                     f"loss='sparse_categorical_crossentropy' or one-hot encode them with kir.utils.to_categorical"
+                )
+            if len(ys) == len(yp) - 1 and len(ys) >= 1 and yp[-1] not in (None, 1):
+                raise ShapeError(
+                    f"target for output '{self.cfg.output_names[i]}' has shape (n{', ' if len(ys) > 1 else ','}"
+                    f"{', '.join(map(str, ys[1:]))}) but the output is {tuple(yp)}: y needs the output's rank; "
+                    f"reshape y to (n, ..., {yp[-1]}) or, for integer class labels, use a sparse_* loss"
                 )
 
     # ------------------------------------------------------------------ traced pieces
@@ -109,7 +123,8 @@ class Engine:
         for i, loss in enumerate(cfg.losses):
             if loss is None:
                 continue
-            value = tf.cast(loss(ys[i], outs[i], sws[i]), "float32")
+            value = tf.cast(loss(ys[i], outs[i], self._masked_weight(i, outs, sws[i], "sum_over_batch_size", loss)),
+                            "float32")
             per_loss.append(value)
             total = total + value * cfg.loss_weights[i]
         if self.extra:
@@ -121,9 +136,31 @@ class Engine:
         vals = [tf.reshape(v, [1]) for v in vals]
         for i in range(len(cfg.output_names)):
             for m, weighted in [(m, False) for m in self.metrics[i]] + [(m, True) for m in self.weighted[i]]:
-                parts = m.batch_state(ys[i], outs[i], sws[i] if weighted else None)
+                parts = m.batch_state(ys[i], outs[i], self._masked_weight(i, outs, sws[i] if weighted else None, "sum"))
                 vals.extend(tf.reshape(tf.cast(p, "float64"), [-1]) for p in parts)
         return total, tf.concat(vals, 0)
+
+    def _masked_weight(self, i: int, outs, sample_weight, reduction: str, loss: Any = None):
+        """Keras 3's `apply_mask`: output i's mask (if it carries one) folded into its sample weights.
+        For a mean reduction a real step weighs total/valid (so the loss is the mean over real
+        steps), for a sum 1; masked steps weigh 0."""
+        masks = self.extra.masks
+        if i >= len(masks) or masks[i] is None:
+            return sample_weight
+        mask = outs[masks[i]]
+        reduction = getattr(loss, "reduction", reduction)
+        if reduction in ("mean", "sum_over_batch_size"):
+            total = tf.cast(tf.size(mask), "float32")
+            valid = tf.reduce_sum(tf.cast(mask, "float32"))
+            weight = tf.where(mask, tf.math.divide_no_nan(total, valid), 0.0)
+        else:
+            weight = tf.cast(mask, "float32")
+        if sample_weight is None:
+            return weight
+        sample_weight = tf.cast(sample_weight, "float32")
+        while len(sample_weight.shape) < len(weight.shape):
+            sample_weight = sample_weight[..., tf.newaxis]
+        return sample_weight * weight
 
     def _penalties(self, outs):
         """Keras' `model.losses` for this step: weight regularizers on the variables, activity
@@ -143,23 +180,79 @@ class Engine:
         return [None if a is None else tf.gather(a, idx) for a in arrays]
 
     def _train_step(self, xs, ys, sws, idx):
-        prog, opt = self.prog, self.cfg.optimizer
+        return self._train_batch(self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx))
+
+    def _train_batch(self, xb, yb, wb):
+        """One optimizer step on a batch. Under a tf.distribute strategy this runs per replica: the
+        loss is scaled to (sum over the replica's samples) / (global batch), as Keras does, and the
+        gradients are summed across replicas before every replica applies the same update."""
+        prog = self.prog
         variables = prog.trainable_variables
-        xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
+        batch = tf.shape(xb[0])[0]
+        replica = tf.distribute.get_replica_context() if self.strategy is not None else None
         with tf.GradientTape() as tape:
-            outs = prog.forward(xb, training=True)
-            total, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
-        grads = tape.gradient(total, variables)
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        opt.apply(grads, variables)
+            outs = self._forward(xb, training=True)
+            total, stats = self._losses_and_stats(yb, outs, wb, batch)
+            scaled = total
+            if replica is not None:
+                local = tf.cast(batch, "float32")
+                scaled = total * (local / replica.all_reduce(tf.distribute.ReduceOp.SUM, local))
+            scale_loss = getattr(self.cfg.optimizer, "scale_loss", None)
+            if scale_loss is not None:  # LossScaleOptimizer (mixed_float16): apply() unscales and checks
+                scaled = scale_loss(scaled)
+        grads = tape.gradient(scaled, variables)
+        # An Embedding's gradient stays a tf.IndexedSlices: Keras' optimizers square/abs its
+        # slices before summing repeated rows (kir.optimizers.sparse), so densifying here drifts.
+        if replica is not None:
+            grads = replica.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        self._apply(grads, variables)
         prog.step_seed.assign_add(1)
         self.acc.assign_add(stats)
         return total
 
+    def _apply(self, grads, variables) -> None:
+        self.cfg.optimizer.apply(grads, variables)
+
+    def _forward(self, xb, training: bool):
+        """The outputs, computed in the compile policy's compute dtype and cast to float32 for the
+        losses and metrics (Keras computes losses in float32 under a mixed policy)."""
+        compute = getattr(self.cfg.policy, "compute_dtype", "float32")
+        outs = self.prog.forward(xb, training=training, compute_dtype=compute)
+        if compute == "float32":
+            return outs
+        return [tf.cast(o, "float32") if o.dtype.is_floating and o.dtype != tf.float32 else o for o in outs]
+
+    def batch_function(self, training: bool):
+        """A traced step over a batch given as tensors (streamed input: generators, tf.data, ...);
+        under a strategy, a function of per-replica values run with `strategy.run`."""
+        key = "train" if training else "test"
+        fn = self._batch_fns.get(key)
+        if fn is None:
+            if training:
+                self.build_optimizer()
+            step = self._train_batch if training else self._test_batch
+            if self.strategy is not None:
+                strategy = self.strategy
+
+                def step_fn(xb, yb, wb, _step=step):
+                    return strategy.run(_step, args=(xb, yb, wb))
+            else:
+                step_fn = step
+            fn = tf.function(step_fn, jit_compile=self._jit and self.strategy is None, reduce_retracing=True,
+                             autograph=False)
+            self._batch_fns[key] = fn
+        return fn
+
+    def _test_batch(self, xb, yb, wb):
+        outs = self._forward(xb, training=False)
+        _, stats = self._losses_and_stats(yb, outs, wb, tf.shape(xb[0])[0])
+        self.acc.assign_add(stats)
+        return stats[0]
+
     def train_function(self):
         """One optimizer step on the batch `idx` of the device-resident data."""
         if self._train_fn is None:
-            self.cfg.optimizer.build(self.prog.trainable_variables)
+            self.build_optimizer()
             self._train_fn = tf.function(self._train_step, jit_compile=self._jit, reduce_retracing=True,
                                          autograph=False)
         return self._train_fn
@@ -173,7 +266,7 @@ class Engine:
         """
         fn = self._chunk_fns.get(k)
         if fn is None:
-            self.cfg.optimizer.build(self.prog.trainable_variables)
+            self.build_optimizer()
 
             def chunk(xs, ys, sws, idx):
                 total = None
@@ -185,19 +278,37 @@ class Engine:
             self._chunk_fns[k] = fn
         return fn
 
+    def iterator_function_for(self, k: int, to_lists: Any):
+        """`k` optimizer steps in one call, each on the next element of a tf.data iterator read
+        inside the traced function (`to_lists` maps an element to model-ordered lists), so streamed
+        datasets skip the per-step Python round trip as the device path does; one trace per k."""
+        key = ("iterator", k)
+        fn = self._chunk_fns.get(key)
+        if fn is None:
+            self.build_optimizer()
+
+            def chunk(iterator):
+                total = None
+                for _ in range(k):
+                    total = self._train_batch(*to_lists(next(iterator)))
+                return total
+
+            fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)
+            self._chunk_fns[key] = fn
+        return fn
+
     def test_function(self):
         if self._test_fn is None:
-            prog = self.prog
-
             def step(xs, ys, sws, idx):
-                xb, yb, wb = self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx)
-                outs = prog.forward(xb, training=False)
-                _, stats = self._losses_and_stats(yb, outs, wb, tf.shape(idx)[0])
-                self.acc.assign_add(stats)
-                return stats[0]
+                return self._test_batch(self._gather(xs, idx), self._gather(ys, idx), self._gather(sws, idx))
 
             self._test_fn = tf.function(step, jit_compile=self._jit, reduce_retracing=True, autograph=False)
         return self._test_fn
+
+    def build_optimizer(self) -> None:
+        """The optimizer's slots, created (once) under the strategy like the model's variables."""
+        with strategy_scope(self.strategy):
+            self.cfg.optimizer.build(self.prog.trainable_variables)
 
     def write_back(self) -> None:
         """Hand the trained values to the model's layers (through the graph's store)."""
@@ -240,7 +351,10 @@ def engine_for(model: Any, cfg: CompileConfig, data: Arrays) -> Engine:
     TensorFlow backend keeps one program per graph structure and trainable set (so freezing a
     layer and compiling again trains without it, as in Keras 3), the program one engine."""
     graph, extra = training_graph(model)
-    prog = backends.get("tensorflow").program(graph)
+    if cfg.strategy is None:
+        prog = backends.get("tensorflow").program(graph)
+    else:
+        prog = _distributed_program(cfg, graph)
     y_shapes = None if data.y is None else [tuple(a.shape) for a in data.y]
     key = ("engine", None if y_shapes is None else tuple((len(s), s[-1] if s else None) for s in y_shapes),
            tuple(w is not None for w in data.sw), extra)
@@ -249,4 +363,57 @@ def engine_for(model: Any, cfg: CompileConfig, data: Arrays) -> Engine:
         eng = Engine(model, prog, cfg, y_shapes, extra)
         prog.cache[key] = eng
     eng.store = graph.store
+    check_values(eng, data)
     return eng
+
+
+def check_values(eng: Engine, data: Arrays) -> None:
+    """Token ids and sparse class labels in range, or a FeedError naming the input or output
+    (TensorFlow would fail deep inside a step with a raw InvalidArgumentError)."""
+    from kir.backends.tensorflow import id_bounds
+
+    check_ids(id_bounds(eng.prog), data.x, eng.model.name)
+    if data.y is not None:
+        outputs = [eng.prog.graph.spec(r) for r in eng.prog.graph.outputs]
+        check_sparse_labels(eng.cfg.losses, outputs, data.y, eng.cfg.output_names, eng.model.name)
+
+
+def _first_replica(next_creator, **kwargs):
+    """Variables made under a strategy for kir's programs: every replica applies the same update
+    (gradients are all-reduced first), so any replica's value is the value."""
+    if kwargs.get("aggregation") in (None, tf.VariableAggregation.NONE):
+        kwargs["aggregation"] = tf.VariableAggregation.ONLY_FIRST_REPLICA
+    return next_creator(**kwargs)
+
+
+class strategy_scope:
+    """`strategy.scope()` plus kir's variable aggregation, or nothing without a strategy."""
+
+    def __init__(self, strategy: Any) -> None:
+        self.strategy = strategy
+        self._scopes: list = []
+
+    def __enter__(self) -> None:
+        if self.strategy is not None:
+            self._scopes = [self.strategy.scope(), tf.variable_creator_scope(_first_replica)]
+            for scope in self._scopes:
+                scope.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        for scope in reversed(self._scopes):
+            scope.__exit__(*exc)
+        self._scopes = []
+
+
+def _distributed_program(cfg: CompileConfig, graph: Any) -> Program:
+    """A program whose variables are mirrored by the compile's strategy: one per graph structure and
+    trainable set, kept with the compile config (the backend's cache holds single-device ones)."""
+    key = (graph.structure_key(), graph.store.trainable_keys(), frozenset(graph.attrs.get("frozen_layers", ())))
+    prog = cfg.programs.get(key)
+    if prog is None:
+        with strategy_scope(cfg.strategy):
+            prog = Program(graph)
+        cfg.programs[key] = prog
+    else:
+        prog.sync(graph.store)
+    return prog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,20 @@ from kir import callbacks as callbacks_module
 from kir.errors import ConfigError, FeedError, check_positive_int
 from kir.training.compile import require_compiled
 from kir.training.data import Arrays, prepare, split_validation, unpack_validation
-from kir.training.engine import Engine, device_arrays, engine_for
+from kir.training.distributed import distribute_batch
+from kir.training.engine import Engine, check_values, device_arrays, engine_for
+from kir.training.state import TrainingState
+from kir.training.streaming import (
+    ArrayStream,
+    IteratorStream,
+    Stream,
+    device_budget,
+    epoch_order,
+    fit_seed,
+    is_stream,
+    nbytes,
+    stream_for,
+)
 
 #: optimizer steps per traced call when no callback watches single batches.
 CHUNK_STEPS = 8
@@ -23,6 +37,14 @@ if TYPE_CHECKING:
 
 def _batch_size(batch_size: Any, what: str) -> int:
     return 32 if batch_size is None else check_positive_int(batch_size, f"{what}: batch_size", FeedError)
+
+
+def _epoch_count(value: Any, what: str) -> int:
+    """A non-negative int (Keras runs `range(initial_epoch, epochs)`; a negative or a string would
+    silently train nothing or fail inside range())."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ConfigError(f"fit(): {what} must be an int >= 0, got {value!r}")
+    return int(value)
 
 
 def _verbose(verbose: Any) -> int:
@@ -57,33 +79,58 @@ def _callback_list(callbacks: Any, model: TrainableModel, verbose: int, params: 
 
 
 def _run_steps(eng: Engine, fn, tensors, n: int, batch_size: int, order: np.ndarray | None,
-               cbs, progbar, hook: str, model: TrainableModel | None) -> int:
-    """Runs one pass over the data; returns the number of completed steps."""
+               cbs, progbar, hook: str, model: TrainableModel | None, start: int = 0,
+               state: TrainingState | None = None) -> int:
+    """Runs one pass over the data from step `start`; returns the number of completed steps."""
     xs, ys, sws = tensors
     steps = -(-n // batch_size)
+    index = order if order is not None else np.arange(n, dtype=np.int32)
+    batches = ((fn, (xs, ys, sws, tf.constant(index[s * batch_size:(s + 1) * batch_size], dtype=tf.int32)))
+               for s in range(start, steps))
+    return _drive(eng, batches, steps, start, cbs, progbar, hook, model, state)
+
+
+def _drive(eng: Engine, calls, steps: int | None, start: int, cbs, progbar, hook: str,
+           model: TrainableModel | None, state: TrainingState | None) -> int:
+    """Runs each (function, args) of `calls` as step start, start + 1, ... with the batch hooks;
+    returns the number of completed steps of the epoch."""
     begin_hook = f"{hook}_begin"
     end_hook = f"{hook}_end"
     want_begin = cbs.has_batch_hooks(begin_hook)
     user_end = [cb for cb in cbs._batch_hooks[end_hook] if cb is not progbar]
-    index = order if order is not None else np.arange(n, dtype=np.int32)
-    done = 0
-    for step in range(steps):
+    done = reported = start
+    for step, (fn, args) in enumerate(calls, start):
         if want_begin:
             getattr(cbs, begin_hook)(step, {})
-        idx = tf.constant(index[step * batch_size:(step + 1) * batch_size], dtype=tf.int32)
-        fn(xs, ys, sws, idx)
+        fn(*args)
         done = step + 1
+        if state is not None:
+            state.step, state.stale = done, True
         if user_end:
             logs = eng.logs()
             for cb in user_end:
                 getattr(cb, end_hook)(step, logs)
             if progbar is not None and hook == "on_train_batch":
                 progbar.on_train_batch_end(step, logs)
-        elif progbar is not None and progbar.bar is not None and _due(progbar.bar, step + 1 == steps):
+        elif progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
             getattr(progbar, end_hook)(step, eng.logs())
+            reported = done
         if model is not None and model.stop_training:
             break
+    if steps is None and progbar is not None and progbar.bar is not None and reported != done:
+        getattr(progbar, end_hook)(done - 1, eng.logs())  # streamed input of unknown length: its last step
     return done
+
+
+def _stream_calls(eng: Engine, stream: Stream, epoch: int, skip: int, training: bool):
+    """(function, args) per batch of a stream; under a strategy each global batch is split across
+    the replicas (contiguous parts, as `tf.distribute` splits a global batch)."""
+    fn = eng.batch_function(training)
+    for xs, ys, sws in stream.batches(epoch, skip):
+        if eng.strategy is not None:
+            yield fn, distribute_batch(eng.strategy, xs, ys, sws)
+        else:
+            yield fn, (xs, ys, sws)
 
 
 def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.ndarray | None,
@@ -110,6 +157,27 @@ def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.n
             return
 
 
+def _run_iterator_chunks(eng: Engine, source: IteratorStream, steps: int, progbar, model: TrainableModel,
+                         state: TrainingState) -> None:
+    """One epoch over a tf.data dataset of known length with several steps per call, the batches read
+    by the traced function itself (used when no callback watches single batches)."""
+    first, iterator = source.start_in_graph()
+    done = 0
+    if first is not None:  # the batch fit looked at to size the engine
+        eng.batch_function(True)(*source.to_lists(first))
+        done = 1
+    k = max(1, min(steps, eng.cfg.steps_per_execution or CHUNK_STEPS))
+    while done < steps:
+        n = k if done + k <= steps else 1
+        eng.iterator_function_for(n, source.to_lists)(iterator)
+        done += n
+        state.step, state.stale = done, True
+        if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
+            progbar.on_train_batch_end(done - 1, eng.logs())
+        if model.stop_training:
+            return
+
+
 def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
     import time
 
@@ -122,73 +190,146 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
         sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: Any = None,
         validation_steps: Any = None, validation_batch_size: Any = None, validation_freq: int = 1,
         **kwargs: Any) -> callbacks_module.History:
-    """Trains the model on numpy data with TensorFlow; trained weights end up in the layers."""
+    """Trains the model with TensorFlow on arrays (on the device whole when they fit the device budget)
+    or streamed input (generators, PyDataset, tf.data); trained weights end up in the layers."""
     if kwargs:
         raise ConfigError(f"fit() got unexpected argument(s) {sorted(kwargs)}")
-    if steps_per_epoch is not None or validation_steps is not None:
-        raise ConfigError("fit(steps_per_epoch=/validation_steps=) apply to generators; kir trains on arrays, "
-                          "whose size and batch_size set the steps")
-    cfg = _built_for(model, x, "fit")
+    epochs = _epoch_count(epochs, "epochs")
+    initial_epoch = _epoch_count(initial_epoch, "initial_epoch")
+    steps_per_epoch = _steps(steps_per_epoch, "fit: steps_per_epoch")
+    validation_steps = _steps(validation_steps, "fit: validation_steps")
+    cfg = require_compiled(model, "fit")
     batch_size = _batch_size(batch_size, "fit")
     verbose = _verbose(verbose)
-    data = prepare(model, x, y, sample_weight, class_weight, need_y=_needs_y(cfg))
-    val = None
+    seed = fit_seed()
+    need_y = _needs_y(cfg)
+    if is_stream(x):
+        if validation_split:
+            raise ConfigError(f"fit(validation_split=) needs arrays; x is a {type(x).__name__}: pass "
+                              f"validation_data instead")
+        source: Arrays | Stream = stream_for(model, x, y, sample_weight, class_weight, steps_per_epoch, shuffle,
+                                             seed, need_y, "fit")
+        sample = source.first()
+    else:
+        if steps_per_epoch is not None:
+            raise ConfigError("fit(steps_per_epoch=) applies to generators, PyDatasets and tf.data datasets; "
+                              "with arrays, their size and batch_size set the steps")
+        _built_for(model, x, "fit")
+        data = prepare(model, x, y, sample_weight, class_weight, need_y=need_y)
+        if data.n == 0:
+            raise FeedError(f"fit() of model '{model.name}' got no samples")
+        source = sample = data
+    val: Arrays | Stream | None = None
     if validation_data is not None:
-        val = unpack_validation(model, validation_data, need_y=_needs_y(cfg))
+        val = _validation_source(model, validation_data, validation_steps, need_y, seed)
     elif validation_split:
-        data, val = split_validation(data, validation_split)
-    if data.n == 0:
-        raise FeedError(f"fit() of model '{model.name}' got no samples")
-    eng = engine_for(model, cfg, data)
-    tensors = device_arrays(data)
-    val_tensors = device_arrays(val) if val is not None else None
-    steps = -(-data.n // batch_size)
+        source, val = split_validation(source, validation_split)
+        sample = source
+    eng = engine_for(model, cfg, sample)
+    if isinstance(val, Arrays):
+        check_values(eng, val)  # ids and sparse labels in range, as engine_for checked the training data
+    if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
+        source = ArrayStream(model, source, batch_size, shuffle, seed, "fit")
+    if isinstance(val, Arrays) and (eng.strategy is not None or nbytes(val) > device_budget()):
+        val = ArrayStream(model, val, _batch_size(validation_batch_size or batch_size, "fit"), False, seed, "fit")
+    on_device = isinstance(source, Arrays)
+    tensors = device_arrays(source) if on_device else None
+    val_tensors = device_arrays(val) if isinstance(val, Arrays) else None
+    steps = -(-source.n // batch_size) if on_device else source.steps
+    if steps is None and isinstance(source, IteratorStream):
+        steps = source.in_graph_steps()  # a dataset of known cardinality
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "mode": "fit",
-              "batch_size": batch_size, "samples": data.n}
+              "batch_size": batch_size, "samples": source.n if on_device else None}
     cbs, history, progbar = _callback_list(callbacks, model, verbose, params, history=True)
+    state = TrainingState(eng, seed, "device" if on_device else "stream")
     model.history = history
     model.stop_training = False
+    model.training_state = state
     train_fn = eng.train_function()
     watched = cbs.has_batch_hooks("on_train_batch_begin") or any(
         cb is not progbar for cb in cbs._batch_hooks["on_train_batch_end"])
-    rng = np.random.default_rng(None)
     cbs.on_train_begin({})
-    epoch = initial_epoch
+    first, skip = initial_epoch, 0
+    if state.resume is not None:
+        first, skip = state.resume
+        seed = state.seed
+        if not on_device:
+            source.seed = seed
+    epoch = first
     try:
-        for epoch in range(initial_epoch, epochs):
-            eng.reset()
+        for epoch in range(first, epochs):
+            state.epoch, state.step = epoch, skip
+            if not skip:
+                eng.reset()
             cbs.on_epoch_begin(epoch, {})
-            order = rng.permutation(data.n).astype(np.int32) if shuffle else None
-            if watched:
-                _run_steps(eng, train_fn, tensors, data.n, batch_size, order, cbs, progbar, "on_train_batch", model)
+            if on_device:
+                order = epoch_order(seed, epoch, source.n) if shuffle else None
+                if watched or skip:
+                    _run_steps(eng, train_fn, tensors, source.n, batch_size, order, cbs, progbar, "on_train_batch",
+                               model, skip, state)
+                else:
+                    _run_train_chunks(eng, tensors, source.n, batch_size, order, progbar, model)
+                    state.stale = True
             else:
-                _run_train_chunks(eng, tensors, data.n, batch_size, order, progbar, model)
+                in_graph = None
+                if not watched and not skip and eng.strategy is None and isinstance(source, IteratorStream):
+                    in_graph = source.in_graph_steps()
+                if in_graph:
+                    _run_iterator_chunks(eng, source, in_graph, progbar, model, state)
+                else:
+                    _drive(eng, _stream_calls(eng, source, epoch, skip, True), steps, skip, cbs, progbar,
+                           "on_train_batch", model, state)
+                source.end_epoch()
+            skip = 0
             logs = eng.logs()
             if val is not None and (epoch + 1) % max(1, validation_freq) == 0:
-                logs.update(_evaluate_arrays(model, eng, val, val_tensors,
+                logs.update(_evaluate_source(model, eng, val, val_tensors,
                                              _batch_size(validation_batch_size or batch_size, "fit"),
                                              cbs, None, prefix="val_"))
-            eng.write_back()
+            state.flush()
             cbs.on_epoch_end(epoch, logs)
-            if model.stop_training:
+            if model.stop_training or (not on_device and getattr(source, "exhausted", False)):
                 break
     except KeyboardInterrupt:
-        eng.write_back()
+        state.stale = True
+        state.flush()
         sys.stderr.write(f"\nkir: training interrupted during epoch {epoch + 1}; the model keeps the weights "
                          f"of the last completed step.\n")
         cbs.on_train_end({})
         return history
-    eng.write_back()
+    finally:
+        for stream in (source, val):
+            if isinstance(stream, Stream):
+                stream.close()
+    state.stale = True
+    state.flush()
     cbs.on_train_end({})
     return history
 
 
-def _evaluate_arrays(model: TrainableModel, eng: Engine, data: Arrays, tensors, batch_size: int, cbs, progbar,
-                     prefix: str = "") -> dict[str, float]:
+def _steps(value: Any, what: str) -> int | None:
+    return None if value is None else check_positive_int(value, what, ConfigError)
+
+
+def _validation_source(model: TrainableModel, validation_data: Any, steps: int | None, need_y: bool,
+                       seed: int) -> Arrays | Stream:
+    if is_stream(validation_data):
+        val = stream_for(model, validation_data, None, None, None, steps, False, seed, need_y, "fit")
+        val.first()
+        return val
+    return unpack_validation(model, validation_data, need_y=need_y)
+
+
+def _evaluate_source(model: TrainableModel, eng: Engine, data: Arrays | Stream, tensors, batch_size: int, cbs,
+                     progbar, prefix: str = "") -> dict[str, float]:
     saved = eng.acc.numpy()
     eng.reset()
     cbs.on_test_begin({})
-    _run_steps(eng, eng.test_function(), tensors, data.n, batch_size, None, cbs, progbar, "on_test_batch", None)
+    if isinstance(data, Arrays):
+        _run_steps(eng, eng.test_function(), tensors, data.n, batch_size, None, cbs, progbar, "on_test_batch", None)
+    else:
+        _drive(eng, _stream_calls(eng, data, 0, 0, False), data.steps, 0, cbs, progbar, "on_test_batch", None, None)
+        data.end_epoch()
     logs = eng.logs(prefix)
     cbs.on_test_end(logs)
     eng.acc.assign(saved)
@@ -201,14 +342,30 @@ def evaluate(model: TrainableModel, x: Any = None, y: Any = None, batch_size: An
     """Loss and metrics on data: a float (loss only), a list [loss, ..., metrics], or a dict."""
     if kwargs:
         raise ConfigError(f"evaluate() got unexpected argument(s) {sorted(kwargs)}")
-    cfg = _built_for(model, x, "evaluate")
+    steps = _steps(steps, "evaluate: steps")
+    cfg = require_compiled(model, "evaluate")
     batch_size = _batch_size(batch_size, "evaluate")
     verbose = _verbose(verbose)
-    data = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
-    eng = engine_for(model, cfg, data)
-    params = {"steps": -(-data.n // batch_size), "verbose": verbose, "mode": "evaluate"}
+    if is_stream(x):
+        source: Arrays | Stream = stream_for(model, x, y, sample_weight, None, steps, False, 0, _needs_y(cfg),
+                                             "evaluate")
+        sample = source.first()
+    else:
+        _built_for(model, x, "evaluate")
+        source = sample = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
+    eng = engine_for(model, cfg, sample)
+    if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
+        source = ArrayStream(model, source, batch_size, False, 0, "evaluate")
+    on_device = isinstance(source, Arrays)
+    params = {"steps": -(-source.n // batch_size) if on_device else source.steps, "verbose": verbose,
+              "mode": "evaluate"}
     cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
-    logs = _evaluate_arrays(model, eng, data, device_arrays(data), batch_size, cbs, progbar)
+    try:
+        logs = _evaluate_source(model, eng, source, device_arrays(source) if on_device else None, batch_size, cbs,
+                                progbar)
+    finally:
+        if not on_device:
+            source.close()
     return _results(eng, logs, return_dict)
 
 
@@ -226,7 +383,7 @@ def train_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: 
     data = prepare(model, x, y, sample_weight, class_weight, need_y=_needs_y(cfg))
     eng = engine_for(model, cfg, data)
     eng.reset()
-    eng.train_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
+    _one_batch(eng, data, training=True)
     eng.write_back()
     return _results(eng, eng.logs(), return_dict)
 
@@ -238,5 +395,14 @@ def test_on_batch(model: TrainableModel, x: Any, y: Any = None, sample_weight: A
     data = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
     eng = engine_for(model, cfg, data)
     eng.reset()
-    eng.test_function()(*device_arrays(data), tf.range(data.n, dtype=tf.int32))
+    _one_batch(eng, data, training=False)
     return _results(eng, eng.logs(), return_dict)
+
+
+def _one_batch(eng: Engine, data: Arrays, training: bool) -> None:
+    """train_on_batch / test_on_batch: the whole of `data` as one (global) batch."""
+    if eng.strategy is not None:
+        eng.batch_function(training)(*distribute_batch(eng.strategy, *device_arrays(data)))
+        return
+    fn = eng.train_function() if training else eng.test_function()
+    fn(*device_arrays(data), tf.range(data.n, dtype=tf.int32))

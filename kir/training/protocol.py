@@ -19,13 +19,16 @@ class ExtraLosses:
 
     - `weights`: (parameter key, regularizer) -- `regularizer(variable)` each step, trainable keys only;
     - `activity`: (graph output index, regularizer) -- `regularizer(output) / batch size` (Keras 3);
-    - `added`: graph output indices of `add_loss` tensors, each summed.
+    - `added`: graph output indices of `add_loss` tensors, each summed;
+    - `masks`: per model output, the graph output index of the mask it carries (None: no mask);
+      the loss and metrics weight its steps by it as Keras 3 does (docs/ops.md, "Masks").
     """
 
     outputs: int
     weights: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
     activity: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     added: tuple[int, ...] = ()
+    masks: tuple[int | None, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.weights or self.activity or self.added)
@@ -45,6 +48,8 @@ class TrainableModel(Protocol):
     loss: Any
     stop_training: bool
     history: Any
+    training_state: Any
+    """Set by fit (kir.training.state.TrainingState): progress, checkpoint state, lazy weight sync."""
 
     def to_graph(self) -> Graph: ...
 

@@ -11,9 +11,12 @@ from kir.backends.context import LoweringContext
 class TensorFlowContext(LoweringContext):
     """Per-trace state shared by all lowerings of one forward pass."""
 
-    def __init__(self, training: bool, step_seed: Any = None) -> None:
+    def __init__(self, training: bool, step_seed: Any = None, compute_dtype: str = "float32") -> None:
         super().__init__()
         self.training = training
+        #: the dtype layers compute in: the kir.mixed_precision policy's compute dtype ("float16" or
+        #: "bfloat16" under a mixed policy; variables stay float32 and are cast when read).
+        self.compute_dtype = compute_dtype
         #: int64 scalar tensor that changes every training step (seeds dropout masks).
         self.step_seed = step_seed
         #: whether the layer owning the current vertex is trainable (BatchNormalization needs it).

@@ -13,6 +13,10 @@ from kir.backends.tensorflow.table import LOWERINGS
 from kir.ir.graph import Graph, Vertex
 from kir.ir.spec import TensorSpec
 
+#: ops that compute in float32 under a mixed policy, as Keras' layers do (inputs upcast, output cast
+#: back to the compute dtype); BatchNormalization also assigns its moving statistics.
+FLOAT32_OPS = frozenset({"BatchNormalization", "LayerNormalization", "SkipLayerNormalization", "Normalization"})
+
 
 class TensorFlowInterpreter(LoweringInterpreter[tf.Tensor]):
     """Values are tf tensors; parameters are the program's variables (store key -> tf.Variable)."""
@@ -26,8 +30,14 @@ class TensorFlowInterpreter(LoweringInterpreter[tf.Tensor]):
         self.variables = variables
         self.frozen_layers = frozen_layers
 
-    def params(self, graph: Graph, vertex: Vertex) -> dict[str, tf.Variable]:
-        return {role: self.variables[key] for role, key in vertex.params.items()}
+    def params(self, graph: Graph, vertex: Vertex) -> dict[str, tf.Variable | tf.Tensor]:
+        """The vertex's variables; under a mixed precision policy float32 ones are read cast to the
+        compute dtype (Keras' autocast), except for the ops Keras runs in float32 (FLOAT32_OPS)."""
+        found = {role: self.variables[key] for role, key in vertex.params.items()}
+        dtype = self.ctx.compute_dtype
+        if dtype == "float32" or vertex.op in FLOAT32_OPS:
+            return found
+        return {role: tf.cast(v, dtype) if v.dtype == tf.float32 else v for role, v in found.items()}
 
     def run_op(self, graph: Graph, vid: int | None, vertex: Vertex, args: list[tf.Tensor]) -> list[tf.Tensor]:
         self.ctx.layer_trainable = vertex.layer not in self.frozen_layers

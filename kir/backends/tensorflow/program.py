@@ -17,7 +17,7 @@ import tensorflow as tf
 from kir.backends.tensorflow.context import TensorFlowContext
 from kir.backends.tensorflow.interpreter import TensorFlowInterpreter
 from kir.ir.graph import Graph
-from kir.ir.params import ParamStore
+from kir.ir.params import WEIGHTS_LOCK, ParamStore, ReadWriteLock
 
 
 class Program:
@@ -41,8 +41,15 @@ class Program:
         self.trainable_variables = [self.variables[k] for k in self.trainable_keys]
         self.step_seed = tf.Variable(0, dtype="int64", trainable=False, name="dropout_step")
         self.cache: dict[Any, Any] = {}  # traced functions and engines, keyed by purpose
+        self.guard = ReadWriteLock()
+        """Predict runs under `guard.read()`, `sync` under `guard.write()`: graphs of one structure
+        share these variables, so a run never sees another graph's weights half pushed in."""
 
     # ------------------------------------------------------------------ weights
+    def in_sync(self, store: ParamStore) -> bool:
+        """Whether the variables hold exactly `store`'s arrays."""
+        return all(store[key] is self._synced[key] for key in self.keys)
+
     def sync(self, store: ParamStore) -> None:
         """Push the store's arrays that changed since the last sync into the variables."""
         for key in self.keys:
@@ -53,20 +60,27 @@ class Program:
                 self._synced[key] = current
 
     def write_back(self, store: ParamStore) -> None:
-        """Hand the variables' trained values to the store (and so to their owners)."""
-        for key in self.keys:
-            if not store.writes_back(key):
-                continue
-            value = self.variables[key].numpy()
-            if np.array_equal(value, self._synced[key]):
-                continue
-            store.write_back(key, value)
-            self._synced[key] = store[key]
+        """Hand the variables' trained values to the store (and so to their owners), all at once
+        for a concurrent predict (under the weights lock)."""
+        with WEIGHTS_LOCK:
+            for key in self.keys:
+                if not store.writes_back(key):
+                    continue
+                value = self.variables[key].numpy()
+                if np.array_equal(value, self._synced[key]):
+                    continue
+                store.write_back(key, value)
+                self._synced[key] = store[key]
 
     # ------------------------------------------------------------------ forward
-    def forward(self, inputs: list, training: bool) -> list:
-        """Graph outputs for input tensors (in graph input order), traced into TF ops."""
-        ctx = TensorFlowContext(training=training, step_seed=self.step_seed if training else None)
+    def forward(self, inputs: list, training: bool, compute_dtype: str = "float32") -> list:
+        """Graph outputs for input tensors (in graph input order), traced into TF ops. Under a mixed
+        precision policy (`compute_dtype` float16/bfloat16) float inputs are cast to it at the model
+        input, as Keras' layers autocast them, and the outputs come out in it."""
+        ctx = TensorFlowContext(training=training, step_seed=self.step_seed if training else None,
+                                compute_dtype=compute_dtype)
         feeds = [tf.cast(x, spec.dtype) if x.dtype != spec.dtype else x
                  for x, spec in zip(inputs, self.input_specs)]
+        if compute_dtype != "float32":
+            feeds = [tf.cast(x, compute_dtype) if x.dtype == tf.float32 else x for x in feeds]
         return TensorFlowInterpreter(ctx, self.variables, self.frozen_layers).run(self.graph, feeds)

@@ -18,7 +18,7 @@ def matmul_last(x, kernel):
 
 @LOWERINGS.register("Dense")
 def dense(ctx, attrs, inputs, params):
-    x = tf.cast(inputs[0], "float32")
+    x = tf.cast(inputs[0], ctx.compute_dtype)
     y = matmul_last(x, params["kernel"])
     if attrs.get("use_bias", True) and "bias" in params:
         y = tf.nn.bias_add(y, params["bias"])
@@ -95,7 +95,7 @@ def transpose(ctx, attrs, inputs, params):
 
 @LOWERINGS.register("RepeatVector")
 def repeat_vector(ctx, attrs, inputs, params):
-    x = tf.cast(inputs[0], "float32")
+    x = tf.cast(inputs[0], ctx.compute_dtype)
     return [tf.repeat(tf.expand_dims(x, 1), int(attrs["n"]), axis=1)]
 
 

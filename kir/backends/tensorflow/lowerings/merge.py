@@ -13,7 +13,7 @@ _FOLDS = {"Add": tf.add, "Multiply": tf.multiply, "Maximum": tf.maximum, "Minimu
 
 def _fold(op: str):
     def lowering(ctx, attrs, inputs, params):
-        return [functools.reduce(_FOLDS[op], [tf.cast(x, "float32") for x in inputs])]
+        return [functools.reduce(_FOLDS[op], [tf.cast(x, ctx.compute_dtype) for x in inputs])]
 
     return lowering
 

@@ -36,7 +36,8 @@ def batch_norm(ctx, attrs, inputs, params):
         mean, var = tf.reshape(mean, shape), tf.reshape(var, shape)
         gamma = None if gamma is None else tf.reshape(gamma, shape)
         beta = None if beta is None else tf.reshape(beta, shape)
-    return [tf.nn.batch_normalization(x, mean, var, beta, gamma, eps)]
+    # Keras computes BatchNormalization in float32 under a mixed policy, output in the compute dtype
+    return [tf.cast(tf.nn.batch_normalization(x, mean, var, beta, gamma, eps), ctx.compute_dtype)]
 
 
 @LOWERINGS.register("LayerNormalization")
@@ -55,4 +56,4 @@ def layer_norm(ctx, attrs, inputs, params):
     res = -mean * inv
     if attrs.get("center", True) and "beta" in params:
         res = res + tf.reshape(params["beta"], bshape)
-    return [x * inv + res]
+    return [tf.cast(x * inv + res, ctx.compute_dtype)]  # float32 inside, as Keras

@@ -1,0 +1,402 @@
+"""Streamed input for fit/evaluate/predict: Python generators, PyDataset-style objects, tf.data
+datasets, and numpy arrays too large to put on the device.
+
+Arrays that fit the device budget keep the fast path (the whole set on the device, batches
+gathered inside the traced step). Everything else is a `Stream`: batches come from the host, one
+traced call per batch, so memory holds one batch at a time (a memory-mapped array is read a batch
+at a time). The shuffle order of an epoch is a function of (fit seed, epoch), so a resumed run
+(BackupAndRestore) and a streamed run see the same order as an uninterrupted array run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kir.backends.feeds import check_feeds, order_feeds
+from kir.errors import ConfigError, FeedError
+from kir.ir.spec import format_shape
+from kir.training.data import Arrays
+from kir.training.data import _class_weights as class_weights
+
+if TYPE_CHECKING:
+    from kir.training.protocol import TrainableModel
+
+DEVICE_BUDGET_BYTES: int | None = None
+"""Arrays larger than this (inputs + targets + weights) stream from the host instead of being put on
+the device whole. None: the environment variable KIR_DEVICE_BUDGET_BYTES, else 2 GiB."""
+
+
+def device_budget() -> int:
+    if DEVICE_BUDGET_BYTES is not None:
+        return int(DEVICE_BUDGET_BYTES)
+    return int(os.environ.get("KIR_DEVICE_BUDGET_BYTES", 2 << 30))
+
+
+def nbytes(data: Arrays) -> int:
+    arrays = list(data.x) + list(data.y or []) + [w for w in data.sw if w is not None]
+    return sum(int(a.nbytes) for a in arrays)
+
+
+def is_tf_dataset(x: Any) -> bool:
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.data.Dataset)
+
+
+def is_py_dataset(x: Any) -> bool:
+    """Keras' PyDataset protocol: `__len__` (batches per epoch), `__getitem__(i)` (batch i), `on_epoch_end`."""
+    return (not isinstance(x, (np.ndarray, list, tuple, dict, str)) and hasattr(x, "__getitem__")
+            and hasattr(x, "__len__") and hasattr(x, "on_epoch_end"))
+
+
+def is_stream(x: Any) -> bool:
+    """Whether `x` is streamed input rather than arrays (a dict/list/array of arrays)."""
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
+        return False
+    return is_tf_dataset(x) or is_py_dataset(x) or hasattr(x, "__next__") or (
+        hasattr(x, "__iter__") and not hasattr(x, "shape") and not hasattr(x, "__array__"))
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffle order of `epoch`: a function of the fit seed and the epoch only (resumable)."""
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
+
+
+def fit_seed() -> int:
+    """The seed of one fit's shuffle orders, drawn from numpy's global generator, so that
+    `kir.utils.set_random_seed` (which seeds it) makes the orders reproducible."""
+    return int(np.random.randint(0, 2**31 - 1))
+
+
+def unpack(element: Any) -> tuple[Any, Any, Any]:
+    """Keras' `unpack_x_y_sample_weight`: (x,), (x, y), (x, y, sample_weight), or x alone."""
+    if isinstance(element, list):
+        element = tuple(element)
+    if isinstance(element, tuple):
+        if len(element) == 1:
+            return element[0], None, None
+        if len(element) == 2:
+            return element[0], element[1], None
+        if len(element) == 3:
+            return element
+        raise FeedError(f"a streamed batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of "
+                        f"{len(element)} items")
+    return element, None, None
+
+
+def _per_output_weights(model: TrainableModel, sw: Any) -> list[Any]:
+    names = model.output_names
+    if sw is None:
+        return [None] * len(names)
+    if isinstance(sw, dict):
+        return order_feeds("output", names, {n: sw.get(n) for n in names}, model.name)
+    if isinstance(sw, (list, tuple)) and len(names) > 1:
+        return order_feeds("output", names, sw, model.name)
+    return [sw] * len(names)
+
+
+class Stream:
+    """One streamed data set: batches as (inputs, targets or None, weights) in model order."""
+
+    steps: int | None = None
+    """Batches per epoch when known (`steps_per_epoch`, `len(PyDataset)`), else None (until exhausted)."""
+
+    def __init__(self, model: TrainableModel, need_y: bool, class_weight: dict | None, what: str) -> None:
+        self.model, self.need_y, self.class_weight, self.what = model, need_y, class_weight, what
+        self._peeked: Any = None
+        self.sample: Arrays | None = None
+
+    # ------------------------------------------------------------------ to implement
+    def _elements(self, epoch: int) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def end_epoch(self) -> None:
+        """Called after each epoch (a PyDataset's `on_epoch_end`)."""
+
+    def close(self) -> None:
+        """Releases worker threads."""
+
+    # ------------------------------------------------------------------ batches
+    def first(self) -> Arrays:
+        """The first batch as checked numpy arrays (its shapes size the engine; kept for the first step)."""
+        if self.sample is None:
+            it = self._elements(0)
+            try:
+                element = next(it)
+            except StopIteration:
+                raise FeedError(f"{self.what}() of model '{self.model.name}': the data yielded no batch") from None
+            self._peeked = (it, element)
+            self.sample_element = element
+            self.sample = self._check(element)
+        return self.sample
+
+    def _check(self, element: Any) -> Arrays:
+        model = self.model
+        x, y, sw = unpack(element)
+        x = _numpy(x)
+        build = getattr(model, "_ensure_built_for", None)
+        if build is not None:
+            build(x)
+        xs = check_feeds(model.input_names, [t.spec for t in model.inputs], x, model.name,
+                         of=f"model '{model.name}' (batch 0 of the {self.what}() data)")
+        n = xs[0].shape[0] if xs else 0
+        ys = None
+        if y is not None:
+            ys = [np.asarray(a, dtype="float32") for a in order_feeds("output", model.output_names, _numpy(y),
+                                                                      model.name)]
+        elif self.need_y:
+            raise FeedError(f"model '{model.name}': the {self.what}() data yields batches without targets y for "
+                            f"outputs {', '.join(model.output_names)}; yield (x, y) tuples")
+        sws = [None if w is None else np.asarray(w, dtype="float32") for w in _per_output_weights(model, _numpy(sw))]
+        if self.class_weight is not None and ys is not None:
+            sws = [np.asarray(w, "float32") if w is not None else w for w in sws]
+            cw = class_weights(model, ys, self.class_weight)
+            sws = [cw if w is None else w * cw for w in sws]
+        return Arrays(xs, ys, sws, n)
+
+    def batches(self, epoch: int, skip: int = 0) -> Iterator[tuple[list, list, list]]:
+        """The epoch's batches as tensors (targets [] when absent), skipping the first `skip`."""
+        import tensorflow as tf
+
+        if self._peeked is not None:
+            it, element = self._peeked
+            self._peeked = None
+            elements = _chain(element, it)
+        else:
+            elements = self._elements(epoch)
+        mask = None if self.sample is None else [w is not None for w in self.sample.sw]
+        for i, element in enumerate(elements):
+            if i < skip:
+                continue
+            if self.class_weight is not None:
+                arrays = self._check(element)
+                xs, ys, sws = arrays.x, arrays.y or [], arrays.sw
+            else:
+                x, y, sw = unpack(element)
+                xs = order_feeds("input", self.model.input_names, x, self.model.name)
+                ys = [] if y is None else order_feeds("output", self.model.output_names, y, self.model.name)
+                sws = _per_output_weights(self.model, sw)
+            self._check_later(i, xs, ys, sws, mask)
+            ys = [tf.cast(v, "float32") if getattr(v, "dtype", None) != tf.float32 else v for v in ys]
+            if mask is not None:
+                sws = [(None if not m else tf.cast(w, "float32")) for w, m in zip(sws, mask)]
+            yield ([tf.convert_to_tensor(v) for v in xs], [tf.convert_to_tensor(v) for v in ys],
+                   [None if w is None else tf.convert_to_tensor(w) for w in sws])
+
+
+    def _check_later(self, i: int, xs: list, ys: list, sws: list, mask: list[bool] | None) -> None:
+        """Batches after the first: shapes against the inputs and the first batch's structure, so a bad
+        batch is a FeedError naming it rather than an error from inside the traced step (cheap: no data read)."""
+        model = self.model
+        where = f"(batch {i} of the {self.what}() data)"
+        sizes = set()
+        for t, inp, name in zip(xs, model.inputs, model.input_names):
+            shape, spec = tuple(getattr(t, "shape", np.shape(t))), inp.spec
+            if len(shape) != spec.rank or any(d is not None and d != a for d, a in zip(spec.shape[1:], shape[1:])):
+                raise FeedError(f"input '{name}' of model '{model.name}' {where}: expected shape "
+                                f"{format_shape(spec.shape)}, got {format_shape(shape)}")
+            sizes.add(shape[0] if shape else None)
+        for v in ys:
+            shape = tuple(getattr(v, "shape", np.shape(v)))
+            sizes.add(shape[0] if shape else None)
+        sizes.discard(None)
+        if len(sizes) > 1:
+            raise FeedError(f"model '{model.name}' {where}: inputs and targets have different batch sizes "
+                            f"{sorted(sizes)}; every array of a batch needs the same first dimension")
+        if self.need_y and not ys:
+            raise FeedError(f"model '{model.name}' {where}: the batch has no targets y; yield (x, y) tuples")
+        if mask is not None and any(m and w is None for m, w in zip(mask, sws)):
+            raise FeedError(f"model '{model.name}' {where}: the batch has no sample weights but the first batch "
+                            f"had them; yield (x, y, sample_weight) for every batch")
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _numpy(value: Any) -> Any:
+    """Tensors in a (nested) batch as numpy arrays, for checking the first batch."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: _numpy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_numpy(v) for v in value)
+    return value.numpy() if hasattr(value, "numpy") else value
+
+
+class ArrayStream(Stream):
+    """Host arrays (a memory-mapped file, or any set over the device budget) read a batch at a time,
+    in the same order the device path would use."""
+
+    def __init__(self, model: TrainableModel, data: Arrays, batch_size: int, shuffle: bool, seed: int,
+                 what: str) -> None:
+        super().__init__(model, data.y is not None, None, what)
+        self.data, self.batch_size, self.shuffle, self.seed = data, batch_size, shuffle, seed
+        self.steps = -(-data.n // batch_size)
+        self.sample = data.take(slice(0, min(batch_size, data.n)))
+
+    def _elements(self, epoch: int) -> Iterator[Any]:
+        d, b = self.data, self.batch_size
+        order = epoch_order(self.seed, epoch, d.n) if self.shuffle else None
+        for step in range(self.steps):
+            if order is None:
+                sel: Any = slice(step * b, (step + 1) * b)
+            else:
+                sel = order[step * b:(step + 1) * b]
+            x = [a[sel] for a in d.x]
+            y = None if d.y is None else [a[sel] for a in d.y]
+            yield x, y, [None if w is None else w[sel] for w in d.sw]
+
+    def batches(self, epoch: int, skip: int = 0) -> Iterator[tuple[list, list, list]]:
+        import tensorflow as tf
+
+        for i, (x, y, sw) in enumerate(self._elements(epoch)):
+            if i >= skip:
+                yield ([tf.convert_to_tensor(np.ascontiguousarray(a)) for a in x],
+                       [] if y is None else [tf.convert_to_tensor(a) for a in y],
+                       [None if w is None else tf.convert_to_tensor(w) for w in sw])
+
+
+class PyDatasetStream(Stream):
+    """A Keras-style PyDataset (`__len__`, `__getitem__`, `on_epoch_end`): batch order shuffled per
+    epoch when fit's `shuffle` is True (Keras 3), batches fetched ahead by `workers` threads."""
+
+    def __init__(self, model: TrainableModel, ds: Any, shuffle: bool, seed: int, need_y: bool,
+                 class_weight: dict | None, what: str, steps: int | None) -> None:
+        super().__init__(model, need_y, class_weight, what)
+        self.ds, self.shuffle, self.seed = ds, shuffle, seed
+        try:
+            self.length = int(len(ds))
+        except TypeError as exc:
+            raise FeedError(f"{what}(): {type(ds).__name__}.__len__ failed: {exc}") from None
+        self.steps = self.length if steps is None else min(steps, self.length)
+        workers = int(getattr(ds, "workers", 1) or 1)
+        if getattr(ds, "use_multiprocessing", False):
+            warnings.warn(f"{type(ds).__name__}: use_multiprocessing=True is not supported; kir fetches batches "
+                          f"with {workers} thread(s)", stacklevel=4)
+        self.workers = max(1, workers)
+        self.queue = max(1, int(getattr(ds, "max_queue_size", 10) or 10))
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+
+    def _elements(self, epoch: int) -> Iterator[Any]:
+        order = epoch_order(self.seed, epoch, self.length) if self.shuffle else np.arange(self.length)
+        order = order[:self.steps]
+        if self._pool is None:
+            for i in order:
+                yield self.ds[int(i)]
+            return
+        pending: list = []
+        for i in order:
+            pending.append(self._pool.submit(self.ds.__getitem__, int(i)))
+            if len(pending) >= self.queue:
+                yield pending.pop(0).result()
+        for f in pending:
+            yield f.result()
+
+    def end_epoch(self) -> None:
+        self.ds.on_epoch_end()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class IteratorStream(Stream):
+    """A tf.data.Dataset (iterated afresh each epoch unless `steps` is given, as Keras does) or a
+    Python generator/iterator (one iterator for the whole fit; give `steps_per_epoch` for an
+    endless one)."""
+
+    def __init__(self, model: TrainableModel, source: Any, steps: int | None, need_y: bool,
+                 class_weight: dict | None, what: str) -> None:
+        super().__init__(model, need_y, class_weight, what)
+        self.source, self.steps = source, steps
+        self.is_dataset = is_tf_dataset(source)
+        self._it: Iterator[Any] | None = None
+        self.exhausted = False
+
+    def close(self) -> None:
+        self._it = self._peeked = None  # a tf.data iterator stops its prefetch threads when freed
+
+    def in_graph_steps(self) -> int | None:
+        """Steps of the coming epoch when they may be read inside traced functions: a dataset iterated
+        afresh each epoch whose cardinality is known, with no per-batch host work (class weights)."""
+        if not self.is_dataset or self.steps is not None or self.class_weight is not None:
+            return None
+        count = int(self.source.cardinality())
+        return count if count >= 0 else None
+
+    def start_in_graph(self) -> tuple[Any, Any]:
+        """(peeked first element or None, the epoch's tf.data iterator positioned after it)."""
+        if self._peeked is not None:
+            self._peeked = None
+            return self.sample_element, self._it
+        return None, iter(self.source)
+
+    def to_lists(self, element: Any) -> tuple[list, list, list]:
+        """A dataset element as model-ordered lists of tensors, inside or outside a traced function."""
+        import tensorflow as tf
+
+        x, y, sw = unpack(element)
+        xs = order_feeds("input", self.model.input_names, x, self.model.name)
+        ys = [] if y is None else order_feeds("output", self.model.output_names, y, self.model.name)
+        ys = [tf.cast(v, "float32") for v in ys]
+        mask = [w is not None for w in self.sample.sw]
+        sws = [tf.cast(w, "float32") if m and w is not None else None
+               for w, m in zip(_per_output_weights(self.model, sw), mask)]
+        return list(xs), ys, sws
+
+    def _iterator(self, fresh: bool) -> Iterator[Any]:
+        if self._it is None or (fresh and self.is_dataset):
+            self._it = iter(self.source)
+        return self._it
+
+    def _elements(self, epoch: int) -> Iterator[Any]:
+        it = self._iterator(fresh=self.steps is None)
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                element = next(it)
+            except StopIteration:
+                # Keras' rule: a dataset starts again next epoch (with a warning when it ended before
+                # steps_per_epoch); a generator cannot, so training stops after this epoch
+                self.exhausted = not self.is_dataset
+                if self.steps is not None and count < self.steps:
+                    then = "the next epoch starts it again" if self.is_dataset else "training stops after this epoch"
+                    warnings.warn(f"{self.what}(): the input ran out of data after {count} of {self.steps} steps; "
+                                  f"{then} (make it repeat, e.g. dataset.repeat())", UserWarning, stacklevel=2)
+                self._it = None
+                return
+            count += 1
+            yield element
+
+
+def stream_for(model: TrainableModel, x: Any, y: Any, sample_weight: Any, class_weight: dict | None,
+               steps: int | None, shuffle: bool, seed: int, need_y: bool, what: str) -> Stream:
+    """The Stream of streamed input `x` (y and sample_weight must come inside its batches)."""
+    if y is not None or sample_weight is not None:
+        raise ConfigError(f"{what}(): when x is a {type(x).__name__}, targets and sample weights come from its "
+                          f"batches ((x, y) or (x, y, sample_weight)); do not pass y= or sample_weight=")
+    if is_py_dataset(x):
+        return PyDatasetStream(model, x, shuffle, seed, need_y, class_weight, what, steps)
+    return IteratorStream(model, x, steps, need_y, class_weight, what)
+
+
+def input_batches(x: Any, steps: int | None) -> Iterator[Any]:
+    """The inputs of each batch of streamed `x` (for predict): numpy arrays, dicts or lists of them."""
+    if is_py_dataset(x):
+        count = len(x) if steps is None else min(steps, len(x))
+        elements: Iterator[Any] = (x[i] for i in range(count))
+    else:
+        elements = iter(x)
+    for i, element in enumerate(elements):
+        if steps is not None and i >= steps:
+            return
+        yield _numpy(unpack(element)[0])
