@@ -76,6 +76,10 @@ class Trace:
         self.many_inputs = many_inputs
         self.outputs: list[StepRef] = []
         self.many_outputs = False
+        self.losses: list[StepRef] = []
+        """Values the traced code gave `self.add_loss(...)`: summed into the training loss."""
+        self.loss_tensors: list[KTensor] = []
+        """For the trace of one node: the node's KTensors of `losses` (what Model.losses lists)."""
 
     @property
     def input_specs(self) -> list[TensorSpec]:
@@ -95,8 +99,10 @@ class Trace:
                 found.setdefault(id(step.layer), step.layer)
         return list(found.values())
 
-    def emit(self, owner: Layer, emitter: Emitter, inputs: Sequence[Ref], base: str) -> list[Ref]:
-        """The steps as vertices of the emitter's graph (named '<base>/<step>'), fed by `inputs`."""
+    def emit(self, owner: Layer, emitter: Emitter, inputs: Sequence[Ref], base: str,
+             losses: bool = False) -> list[Ref]:
+        """The steps as vertices of the emitter's graph (named '<base>/<step>'), fed by `inputs`;
+        the outputs, then (with `losses`) the add_loss values."""
         refs: list[list[Ref]] = []
         for step in self.steps:
             args = [refs[s][i] for s, i in step.inputs]
@@ -107,7 +113,7 @@ class Trace:
             else:
                 params = {role: emitter.param(layer, weight) for role, (layer, weight) in step.params.items()}
                 refs.append(emitter.op(step.op, args, step.attrs, owner, params, f"{base}/{step.name}"))
-        return [refs[s][i] for s, i in self.outputs]
+        return [refs[s][i] for s, i in self.outputs + (self.losses if losses else [])]
 
     def dump(self) -> str:
         """A readable listing: one line per step."""
@@ -230,6 +236,10 @@ class Tracer:
             dtype = {"float64": "float32", "int64": "int32"}.get(array.dtype.name, array.dtype.name)
         return self.constant(array.astype(dtype))
 
+    def add_loss(self, value: Any) -> None:
+        """`layer.add_loss(value)` inside traced code: the value becomes a loss output of the call."""
+        self.trace.losses.append(self.tensor(value).ref)
+
     def constant(self, array: np.ndarray) -> TraceTensor:
         attrs = {"value": array.tolist(), "shape": list(array.shape), "dtype": array.dtype.name}
         return self.add("Constant", attrs, [], "constant")[0]
@@ -331,6 +341,9 @@ def call_layer(layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
     node.outputs = [KTensor(s, node, i, f"{layer.name}/{node.index}:{i}") for i, s in enumerate(trace.output_specs)]
     layer._inbound_nodes.append(node)
     layer._traces[id(node)] = (node, trace)
+    n = len(node.outputs)
+    trace.loss_tensors = [KTensor(trace.steps[s].specs[i], node, n + j, f"{layer.name}/{node.index}:loss{j}")
+                          for j, (s, i) in enumerate(trace.losses)]
     return list(node.outputs) if trace.many_outputs else node.outputs[0]
 
 
@@ -389,8 +402,11 @@ def trace_json(trace: Trace, owner: Layer, layers: Sequence[Layer]) -> dict[str,
             entry["layer"] = index[id(step.layer)]
             entry["outputs"] = len(step.specs)
         steps.append(entry)
-    return {"inputs": [s.to_json() for s in trace.input_specs], "many_inputs": trace.many_inputs,
+    data = {"inputs": [s.to_json() for s in trace.input_specs], "many_inputs": trace.many_inputs,
             "steps": steps, "outputs": [list(r) for r in trace.outputs], "many_outputs": trace.many_outputs}
+    if trace.losses:
+        data["losses"] = [list(r) for r in trace.losses]
+    return data
 
 
 def _bad(message: str) -> LoadError:
@@ -429,7 +445,9 @@ def check_json(data: Any, n_layers: int, weights: set[str]) -> None:
             if owner[0] == -1 and owner[1] not in weights:
                 raise _bad(f"param {role!r:.20} reads weight {owner[1]!r:.40}, which the layer does not have")
         counts.append(step["outputs"] if op == "Layer" else 1)
-    for ref in data.get("outputs", []):
+    if not isinstance(data.get("losses", []), list):
+        raise _bad(f"losses {data.get('losses')!r:.40}")
+    for ref in data.get("outputs", []) + data.get("losses", []):
         check_ref(ref)
     if not data.get("outputs"):
         raise _bad("no outputs")
@@ -451,5 +469,7 @@ def replay_json(data: dict[str, Any], tracer: Tracer, inputs: Sequence[TraceTens
         if step["op"] == "Param" and not params:
             raise _bad("a Param step without its weight")
         values.append(tracer.add(step["op"], step["attrs"], args, str(step.get("name", step["op"].lower())), params))
+    for s, i in data.get("losses", []):
+        tracer.add_loss(values[s][i])
     outs = [values[s][i] for s, i in data["outputs"]]
     return outs if data.get("many_outputs") else outs[0]
