@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -13,7 +14,9 @@ import numpy as np
 from kir import initializers, regularizers
 from kir.errors import ConfigError, GraphError, did_you_mean
 from kir.ir import ops
+from kir.ir.params import WEIGHTS_LOCK
 from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
+from kir.layers.budget import charge
 from kir.layers.node import Node
 from kir.layers.tensor import KTensor
 from kir.layers.variable import Variable
@@ -23,6 +26,12 @@ if TYPE_CHECKING:
     from kir.layers.emitter import Emitter
 
 _name_counts: Counter = Counter()
+
+
+@functools.cache
+def _init_signature(cls: type) -> inspect.Signature:
+    return inspect.signature(cls.__init__)
+
 _weights_epoch = [0]
 
 
@@ -38,10 +47,30 @@ def weights_epoch() -> int:
 def bump_weights_epoch() -> None:
     _weights_epoch[0] += 1
 
+BUILDING_SUBCLASSED = [0]
+"""Nonzero while a subclassed model's call() is traced (kir.models.subclassed): sub-layer calls then
+ignore `training=`, as one graph serves fit (training) and predict (inference)."""
+
 _IGNORED_WEIGHT_ARGS = {"autocast", "aggregation", "synchronization", "overwrite_with_gradient", "use_resource",
                         "experimental_autocast", "partitioner", "caching_device", "getter"}
 _BASE_ARGS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "batch_size",
               "input_dim", "input_length", "weights")
+
+
+def weight_array(value: object, what: str) -> np.ndarray:
+    """`value` as a real numeric array, or a ConfigError naming `what`: ragged lists, strings,
+    objects (None would become NaN) and complex numbers (the imaginary part would be dropped)
+    are refused rather than converted."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{what}: cannot make an array from {type(value).__name__} (ragged or mixed "
+                          f"nesting?): {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        kind = "complex" if arr.dtype.kind == "c" else "non-numeric"
+        raise ConfigError(f"{what}: expected a real numeric array, got {kind} dtype {arr.dtype}; convert it "
+                          f"explicitly (e.g. np.asarray(w, dtype='float32'))")
+    return arr
 
 
 def unique_layer_name(base: str) -> str:
@@ -63,6 +92,9 @@ class Layer:
     op_type: ClassVar[str] = ""
     takes_list: ClassVar[bool] = False
     """Merges take a list of tensors; everything else one tensor."""
+    supports_masking: ClassVar[bool] = False
+    """Keras' `supports_masking`: the layer passes its first input's mask on to its outputs (Keras'
+    default `compute_mask`); without it a mask stops here, as in Keras (docs/ops.md, "Masks")."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -71,13 +103,14 @@ class Layer:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Layer:
         obj = super().__new__(cls)
+        signature = _init_signature(cls)  # cached: loading 4000 layers spent half its time here
         try:
-            bound = inspect.signature(cls.__init__).bind(obj, *args, **kwargs)
+            bound = signature.bind(obj, *args, **kwargs)
         except TypeError as exc:
             raise ConfigError(f"{cls.__name__}: {exc}") from None
         config = {}
         for key, value in list(bound.arguments.items())[1:]:
-            if inspect.signature(cls.__init__).parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+            if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
                 config.update(value)
             else:
                 config[key] = value
@@ -196,6 +229,7 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if dtype.startswith("float") else "zeros"
         name = self._free_weight_name(name or "variable")
+        charge(self.name, name, shape, dtype)  # bounded before allocating while a file loads (kir.layers.budget)
         value = initializers.initialize(initializer, tuple(int(d) for d in shape))
         self._weights[name] = value if dtype == "float32" else value.astype(dtype)
         self._trainable_weight[name] = bool(trainable)
@@ -221,7 +255,7 @@ class Layer:
     def assign_weight(self, name: str, value: np.ndarray) -> None:
         """Replace one weight (shape checked); bumps the version so cached programs refresh."""
         old = self._weights[name]
-        value = np.asarray(value)
+        value = weight_array(value, f"layer '{self.name}': weight '{name}'")
         if value.shape != old.shape:
             raise ConfigError(f"layer '{self.name}': weight '{name}' has shape {format_shape(old.shape)}, "
                               f"got {format_shape(value.shape)}")
@@ -269,6 +303,9 @@ class Layer:
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         """Load weights in `get_weights` order; count and shapes must match exactly."""
         slots = self._weight_slots()
+        if isinstance(weights, (str, bytes, dict)) or not isinstance(weights, Iterable):
+            raise ConfigError(f"layer '{self.name}': set_weights expects a list of {len(slots)} arrays "
+                              f"(as get_weights returns), got {type(weights).__name__}")
         weights = list(weights)
         if len(weights) != len(slots):
             raise ConfigError(
@@ -276,13 +313,17 @@ class Layer:
                 f"({', '.join(f'{lay.name}/{n}' for lay, n in slots) or 'none'}), got {len(weights)}"
                 + ("" if self.built else "; call the layer on an input first so its weights exist")
             )
+        arrays = []
         for (layer, name), value in zip(slots, weights):
+            value = weight_array(value, f"layer '{layer.name}': weight '{name}'")
             expected = layer.get_weight(name).shape
-            if np.shape(value) != expected:
+            if value.shape != expected:
                 raise ConfigError(f"layer '{layer.name}': weight '{name}' must have shape "
-                                  f"{format_shape(expected)}, got {format_shape(np.shape(value))}")
-        for (layer, name), value in zip(slots, weights):
-            layer.assign_weight(name, value)
+                                  f"{format_shape(expected)}, got {format_shape(value.shape)}")
+            arrays.append(value)
+        with WEIGHTS_LOCK:  # a predict building its graph now sees all old or all new weights
+            for (layer, name), value in zip(slots, arrays):
+                layer.assign_weight(name, value)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -311,6 +352,23 @@ class Layer:
         primitives (docs/tracing.md); kir's own layers describe their op instead (`op_type`)."""
         raise NotImplementedError(f"layer '{self.name}' ({type(self).__name__}) has no call()")
 
+    def add_loss(self, losses: Any) -> None:
+        """Keras' `self.add_loss(value)` inside a subclassed layer's `call()`: the traced value (or
+        each of a list) is summed into the training loss of a model calling the layer."""
+        from kir.layers.trace import active
+
+        tracer = active()
+        if tracer is None:
+            raise ConfigError(f"layer '{self.name}': add_loss() works inside the layer's call() (kir traces it "
+                              f"there); outside it, add losses to the model: model.add_loss(tensor)")
+        for value in list(losses) if isinstance(losses, (list, tuple)) else [losses]:
+            tracer.add_loss(value)
+
+    def loss_tensors(self, node: Node) -> list[KTensor]:
+        """The add_loss values of call `node` (traced layers; emitted after the node's outputs)."""
+        entry = self._traces.get(id(node))
+        return list(entry[1].loss_tensors) if entry is not None and entry[0] is node else []
+
     def _is_traced(self) -> bool:
         """Whether this layer's class defines `call()` (so its calls are traced)."""
         return type(self).call is not Layer.call
@@ -318,6 +376,8 @@ class Layer:
     def __call__(self, inputs: KTensor | Sequence[KTensor], **kwargs: Any) -> KTensor | list[KTensor]:
         from kir.layers import trace
 
+        if kwargs and BUILDING_SUBCLASSED[0]:  # `self.dropout(x, training=training)` in a subclassed model's
+            kwargs.pop("training", None)       # call(): the graph's Dropout acts by run mode (fit / predict)
         if self._is_traced() or trace.involved(inputs):
             return trace.call_layer(self, inputs, kwargs)
         extra = self._call_kwarg_inputs(kwargs) if kwargs else []
@@ -327,8 +387,21 @@ class Layer:
         out_specs = self.compute_output_specs(specs)
         node = Node(self, tensors, len(self._inbound_nodes))
         node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
+        for tensor, mask in zip(node.outputs, self.compute_mask(node, [t.mask for t in tensors])):
+            tensor.mask = mask
         self._inbound_nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+        """Keras' `compute_mask` for call `node`: the mask of each output, given the masks of the
+        call's input tensors. By default the first input's mask passes on when the layer
+        `supports_masking`; a layer that makes a new mask returns `self.new_mask(node, shape)` and
+        binds it while emitting (`Emitter.bind_mask`)."""
+        return [masks[0] if self.supports_masking and masks else None for _ in node.outputs]
+
+    def new_mask(self, node: Node, shape: Shape) -> KTensor:
+        """A new bool mask tensor (batch, timesteps) that this call computes (not one of its outputs)."""
+        return KTensor(TensorSpec(tuple(shape), "bool"), node, -1, f"{self.name}/{node.index}:mask")
 
     def _call_kwarg_inputs(self, kwargs: dict[str, Any]) -> list[KTensor]:
         """The tensors that call keyword arguments add after the inputs (recurrent layers'
@@ -378,7 +451,7 @@ class Layer:
             from kir.layers.trace import trace_of
 
             trace = trace_of(self, node, [emitter.graph.spec(r) for r in inputs])
-            return trace.emit(self, emitter, inputs, self._vertex_name(node))
+            return trace.emit(self, emitter, inputs, self._vertex_name(node), losses=node is not None)
         return emitter.layer_op(self, inputs, name=self._vertex_name(node))
 
     def step_graph(self, emitter: Emitter, step_inputs: Sequence[TensorSpec]) -> Graph:

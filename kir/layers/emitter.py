@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from kir.errors import GraphError
 from kir.ir.graph import Graph, Ref
 from kir.ir.params import ParamStore
 from kir.ir.shapes import infer_vertex
@@ -22,6 +23,8 @@ from kir.ir.spec import TensorSpec
 
 if TYPE_CHECKING:
     from kir.layers.base import Layer
+    from kir.layers.node import Node
+    from kir.layers.tensor import KTensor
 
 
 def effective_trainable(root: Layer) -> tuple[dict[int, bool], list[str]]:
@@ -48,6 +51,19 @@ class Emitter:
         self.graph = graph
         self._cache = cache
         self._trainable = trainable if trainable is not None else {}
+        self._masks: dict[int, Ref] = {}
+        """id(mask KTensor) -> the ref of the graph tensor computing it (docs/ops.md, "Masks")."""
+
+    def input_mask(self, node: Node | None, index: int = 0) -> Ref | None:
+        """The graph tensor of the mask that input `index` of call `node` carries (None: no mask,
+        or no node, as in step graphs)."""
+        if node is None or index >= len(node.inputs) or node.inputs[index].mask is None:
+            return None
+        return self._masks[id(node.inputs[index].mask)]
+
+    def bind_mask(self, mask: KTensor, ref: Ref) -> None:
+        """Record that `ref` computes the mask tensor `mask` (made by `Layer.new_mask`)."""
+        self._masks[id(mask)] = ref
 
     def param(self, layer: Layer, weight: str) -> str:
         """The store key of `layer`'s weight (one key per weight however often the layer is called)."""
@@ -116,13 +132,17 @@ def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Gr
     for tensor in model.inputs:
         layer = tensor.node.layer
         vid = graph.add_vertex("Input", (), {"name": layer.name, "shape": list(tensor.shape),
-                                             "dtype": tensor.dtype}, [tensor.spec], layer.name, layer=layer.name)
+                                             "dtype": tensor.dtype, **layer.ir_attrs()},
+                               [tensor.spec], layer.name, layer=layer.name)
         graph.inputs.append(vid)
         refs[id(tensor)] = (vid, 0)
     for node in model.internal_nodes():
         outs = node.layer.emit(emitter, [refs[id(t)] for t in node.inputs], node)
-        for tensor, ref in zip(node.outputs, outs):
+        for tensor, ref in zip(node.outputs + node.layer.loss_tensors(node), outs):  # add_loss values after outputs
             refs[id(tensor)] = ref
+            if tensor.mask is not None and id(tensor.mask) not in emitter._masks:
+                raise GraphError(f"layer '{node.layer.name}' gave output {tensor.name} a mask it did not emit; "
+                                 f"a layer that makes a mask must bind it with Emitter.bind_mask")
     graph.outputs = [refs[id(t)] for t in model.outputs]
     graph.output_names = list(model.output_names)
     return graph

@@ -8,7 +8,9 @@ import numpy as np
 
 from kir import backends
 from kir.backends.feeds import check_feeds
-from kir.errors import ConfigError, FeedError, GraphError, check_positive_int
+from kir.errors import ConfigError, FeedError, GraphError, check_positive_int, did_you_mean
+from kir.ir.interpret import recursion_room
+from kir.ir.params import WEIGHTS_LOCK
 from kir.ir.spec import TensorSpec
 from kir.layers.base import Layer, bump_weights_epoch, unique_layer_name, weights_epoch
 from kir.layers.emitter import build_graph
@@ -21,6 +23,41 @@ if TYPE_CHECKING:
     from kir.ir.graph import Graph, Ref
     from kir.layers.emitter import Emitter
     from kir.training.protocol import ExtraLosses
+
+
+def nesting_depth(root: Layer) -> int:
+    """Levels of models/wrappers nested inside `root` (0: none; the nesting depth of its graph);
+    iterative, so any depth is measured."""
+    depth: dict[int, int] = {}
+    stack: list[tuple[Layer, bool]] = [(root, False)]
+    while stack:
+        layer, expanded = stack.pop()
+        if id(layer) in depth:
+            continue
+        subs = layer.sublayers()
+        if expanded:
+            depth[id(layer)] = 1 + max(depth.get(id(s), 0) for s in subs) if subs else 0
+        else:
+            stack.append((layer, True))
+            stack.extend((s, False) for s in subs if id(s) not in depth)
+    return max(depth[id(root)] - 1, 0)
+
+
+def _deep(method: Any) -> Any:
+    """Run `method` with room on Python's stack for the model's nesting depth (issue 11: the graph
+    builder, interpreters and (de)serializers recurse once per nested model)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: Model, *args: Any, **kwargs: Any) -> Any:
+        epoch = weights_epoch()  # bumped by every change of a model's structure too
+        cached = self.__dict__.get("_nesting_cache")
+        if cached is None or cached[0] != epoch:
+            cached = self._nesting_cache = (epoch, nesting_depth(self))
+        with recursion_room(cached[1], f"model '{self.name}'"):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def as_list(x: Any) -> list:
@@ -51,6 +88,14 @@ class Model(Layer):
         self.outputs: list[KTensor] = []
         self._single_input = self._single_output = True
         self.compiled = None
+        self.training_state = None
+        """Set by fit (kir.training.state.TrainingState): trained values not yet in the layers sync on demand."""
+        self._pending_losses: list | None = None
+        """While a subclassed model's call() is traced: the tensors its add_loss() got (kir.models.subclassed)."""
+        self._compile_args: tuple | None = None
+        """compile()'s arguments given before a subclassed model was built (compiled again once it is)."""
+        self._model_keys = frozenset(vars(self)) | {"_model_keys", "_nesting_cache"}
+        """Attributes of Model itself: the others are a subclass's (Keras' tracked sub-layers)."""
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ConfigError(f"Model '{self.name}' needs both inputs= and outputs=")
@@ -60,7 +105,36 @@ class Model(Layer):
 
     @classmethod
     def _default_name(cls) -> str:
-        return unique_layer_name("functional")
+        from kir.layers.base import _snake
+        from kir.models.subclassed import is_subclassed
+
+        return unique_layer_name(_snake(cls.__name__) if is_subclassed(cls) else "functional")
+
+    def _is_traced(self) -> bool:
+        """A model is never traced as a layer: a subclass's call() is traced once, at build, into its graph."""
+        return False
+
+    def _subclass_unbuilt(self) -> bool:
+        from kir.models.subclassed import is_subclassed
+
+        return not self.inputs and is_subclassed(self)
+
+    def build(self, input_shape: Any = None) -> None:  # type: ignore[override]
+        """Keras' `model.build((None, 784))` for a subclassed model: trace its call() on Inputs of
+        that shape (a list or dict of shapes for several inputs); a built model ignores it."""
+        if input_shape is not None and self._subclass_unbuilt():
+            from kir.models import subclassed
+
+            self._build_subclassed(subclassed.specs_from_shapes(input_shape, self))
+
+    def _build_subclassed(self, specs: Any) -> None:
+        from kir.models import subclassed
+
+        subclassed.build(self, specs)
+        if self._compile_args is not None:
+            args, kwargs = self._compile_args
+            self._compile_args = None
+            self.compile(*args, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable}
@@ -144,6 +218,12 @@ class Model(Layer):
     @property
     def output_names(self) -> list[str]:
         """Keras names outputs after the layers producing them (`main_output`, `aux_output`)."""
+        if not self.outputs and self._compile_args is not None:  # a subclassed model compiled before its build
+            args, kwargs = self._compile_args
+            loss = kwargs.get("loss", args[1] if len(args) > 1 else None)
+            if isinstance(loss, dict):
+                return [str(k) for k in loss]
+            return [f"output_{i}" for i in range(len(loss) if isinstance(loss, (list, tuple)) else 1)]
         names: list[str] = []
         for t in self.outputs:
             base = t.node.layer.name
@@ -177,22 +257,42 @@ class Model(Layer):
             cached = self._version_cache = (epoch, tuple(lay.weights_version() for lay in self.sublayers()))
         return cached[1]
 
+    @_deep
     def to_graph(self) -> Graph:
         """The model's IR (cached until a weight changes). Callers must not mutate it: copy first."""
         self._require_built()
-        version = self.weights_version()
-        if self._graph_cache is None or self._graph_cache[0] != version:
-            self._graph_cache = (version, build_graph(self))
-        return self._graph_cache[1]
+        self.sync_weights()
+        with WEIGHTS_LOCK:  # the graph's store holds one consistent set of weights
+            version = self.weights_version()
+            cached = self._graph_cache
+            if cached is None or cached[0] != version:
+                cached = self._graph_cache = (version, build_graph(self))
+        return cached[1]
+
+    def sync_weights(self) -> None:
+        """Copy values trained since the last copy from the training program into the layers (fit
+        copies lazily, so reading weights mid-epoch shows the current values at no cost per step)."""
+        state = self.training_state
+        if state is not None:
+            state.flush()
+
+    def get_weights(self) -> list[np.ndarray]:
+        self.sync_weights()
+        return super().get_weights()
 
     def _require_built(self) -> None:
+        if self._subclass_unbuilt():
+            raise GraphError(f"model '{self.name}' ({type(self).__name__}) is not built yet; call "
+                             f"model.build((None, ...)) or fit/predict/call it on data first (kir then traces call())")
         if not self.inputs:
             raise GraphError(f"model '{self.name}' has no inputs yet; give its first layer input_shape=... "
                              f"or call it on data first")
 
     def _require_compilable(self) -> None:
-        """compile() needs the outputs known (a Sequential without an input shape builds later)."""
-        self._require_built()
+        """compile() needs the outputs known (a Sequential without an input shape builds later, as
+        does a subclassed model)."""
+        if not self._subclass_unbuilt():
+            self._require_built()
 
     # ---------------------------------------------------------------- add_loss and regularization
     def add_loss(self, losses: Any) -> None:
@@ -202,12 +302,15 @@ class Model(Layer):
         if callable(losses) and not isinstance(losses, KTensor):
             losses = losses()
         items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        if self._pending_losses is not None:  # inside a subclass's call(): added once the graph is built
+            self._pending_losses.extend(items)
+            return
         for t in items:
             if not isinstance(t, KTensor):
                 raise ConfigError(f"Model '{self.name}'.add_loss takes symbolic tensors computed from the model's "
                                   f"inputs (layer outputs, or kir.backend ops on them), got {type(t).__name__}")
         self._require_built()
-        added = self.losses + items
+        added = self._added_losses + items
         try:
             self._with_outputs(added)  # checks the tensors are computed from the model's inputs
         except GraphError as exc:
@@ -216,8 +319,9 @@ class Model(Layer):
 
     @property
     def losses(self) -> list[KTensor]:
-        """The tensors given to `add_loss` (regularizer penalties are added by training itself)."""
-        return list(self._added_losses)
+        """The tensors given to `add_loss`: the model's, then those its layers' call()s added, per
+        call (regularizer penalties are added by training itself)."""
+        return list(self._added_losses) + [t for node in self._nodes for t in node.layer.loss_tensors(node)]
 
     def training_graph(self) -> tuple[Graph, ExtraLosses]:
         """The graph fit/evaluate run and the penalties they add to the loss: weight regularizers
@@ -238,7 +342,10 @@ class Model(Layer):
             raise ConfigError(f"layer '{inner[0].name}' has an activity_regularizer but is inside a nested model or "
                               f"wrapper of model '{self.name}'; kir applies activity regularizers to the layers "
                               f"the model calls itself")
-        model = self._with_outputs([t for t, _ in activity] + added)
+        from kir.layers._masks import output_masks
+
+        masks = output_masks(self.outputs)  # Keras 3 weights the loss by the outputs' masks
+        model = self._with_outputs([t for t, _ in activity] + added + [m for m in masks if m is not None])
         graph = model.to_graph()
         weights = []
         for layer, name in model._weight_slots():
@@ -248,8 +355,12 @@ class Model(Layer):
                 if graph.store.is_trainable(key):
                     weights.append((key, reg))
         n, k = len(self.outputs), len(activity)
+        mask_index, at = [], n + k + len(added)
+        for m in masks:
+            mask_index.append(None if m is None else at)
+            at += m is not None
         return graph, ExtraLosses(n, tuple(weights), tuple((n + i, reg) for i, (_, reg) in enumerate(activity)),
-                                  tuple(range(n + k, n + k + len(added))))
+                                  tuple(range(n + k, n + k + len(added))), tuple(mask_index))
 
     def _with_outputs(self, extra: list[KTensor]) -> Model:
         """This model, or (cached) one over the same inputs whose outputs continue with `extra`."""
@@ -266,7 +377,10 @@ class Model(Layer):
     def compute_output_specs(self, input_specs: list[TensorSpec]) -> list[TensorSpec]:
         from kir.ir.shapes import call_specs
 
-        return call_specs(self.to_graph(), input_specs, self._where())
+        if list(input_specs) == [t.spec for t in self.inputs]:  # the specs its own layers inferred: no graph
+            return [t.spec for t in self.outputs]               # to build (a depth-N nesting built in O(N))
+        with recursion_room(nesting_depth(self), f"model '{self.name}'"):
+            return call_specs(self.to_graph(), input_specs, self._where())
 
     def _accepts_several(self) -> bool:
         return len(self.inputs) > 1
@@ -281,6 +395,13 @@ class Model(Layer):
         return emitter.model_graph(self)
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
+        from kir.models import subclassed
+
+        if subclassed.is_subclassed(self):
+            if not all(isinstance(t, KTensor) for t in as_list(inputs)):
+                return self.predict(inputs, verbose=0)  # Keras' eager `model(x)` on data (builds it first)
+            if not self.inputs:
+                self._build_subclassed(subclassed.specs_from_tensors(inputs))
         self._require_built()
         tensors = as_list(inputs)
         if len(tensors) != len(self.inputs):
@@ -292,9 +413,21 @@ class Model(Layer):
         return out
 
     # ---------------------------------------------------------------- running
+    @_deep
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto", steps: Any = None,
                 callbacks: Any = None, backend: str = "numpy") -> np.ndarray | list[np.ndarray]:
-        """Outputs for `x` (array, list, or dict keyed by input name) on the chosen backend."""
+        """Outputs for `x` (array, list, or dict keyed by input name; or a generator, PyDataset or
+        tf.data.Dataset of batches, `steps` of them if given) on the chosen backend."""
+        from kir.training.streaming import input_batches, is_stream
+
+        if is_stream(x):
+            parts = [self.predict(xb, batch_size=batch_size, verbose=verbose, backend=backend)
+                     for xb in input_batches(x, steps)]
+            if not parts:
+                raise FeedError(f"model '{self.name}': predict() got a {type(x).__name__} that yielded no batch")
+            if not isinstance(parts[0], list):
+                return np.concatenate(parts)
+            return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
         self._ensure_built_for(x)
         self._require_built()
         if batch_size is not None:
@@ -310,8 +443,13 @@ class Model(Layer):
         return check_feeds(self._feed_specs[1], self._feed_specs[2], x, self.name)
 
     def _ensure_built_for(self, x: Any) -> None:
-        """Sequential models without an input shape build here from the data."""
+        """Sequential models without an input shape, and subclassed models, build here from the data."""
+        if x is not None and self._subclass_unbuilt():
+            from kir.models import subclassed
 
+            self._build_subclassed(subclassed.specs_from_data(x, self))
+
+    @_deep
     def summary(self, line_length: int | None = None, positions: Any = None, print_fn: Any = None,
                 expand_nested: bool = False, show_trainable: bool = False) -> None:
         from kir.models.summary import print_summary
@@ -319,12 +457,14 @@ class Model(Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn, expand_nested=expand_nested,
                       show_trainable=show_trainable)
 
+    @_deep
     def save(self, filepath: str, overwrite: bool = True) -> None:
         """Write `m.keras` as a Keras 3 archive (`keras.models.load_model` opens it), any other name in
         the native `.kir` format (JSON graph + numpy weights, no pickle). A legacy `.h5` name gets the
         native format too, with a warning that Keras cannot open it."""
         import os
 
+        self.sync_weights()
         path = os.fspath(filepath)
         if path.endswith(".weights.h5"):
             raise ConfigError(f"'{path}' names a weights file; use model.save_weights('{path}'), or save the "
@@ -344,12 +484,15 @@ class Model(Layer):
 
         save_model(self, filepath, overwrite=overwrite)
 
+    @_deep
     def save_weights(self, filepath: str, overwrite: bool = True) -> None:
         """Write the weights in Keras 3's `.weights.h5` layout (Keras' `load_weights` reads it)."""
         from kir.models.keras_files import save_weights
 
+        self.sync_weights()
         save_weights(self, filepath, overwrite=overwrite)
 
+    @_deep
     def load_weights(self, filepath: str, skip_mismatch: bool = False) -> None:
         """Read weights saved by `save_weights` here or in Keras (`.weights.h5`, legacy `.h5`, `.keras`)."""
         from kir.errors import ConfigError
@@ -360,35 +503,52 @@ class Model(Layer):
                               f"every weight or none")
         load_weights(self, filepath)
 
+    @_deep
     def export(self, filepath: str, format: str = "onnx", **kwargs: Any) -> Any:
         """Write an ONNX model (see kir.backends.onnx.export for the options)."""
         if format != "onnx":
             raise ConfigError(f"export format '{format}' is not supported; kir exports format='onnx'")
+        import inspect
+
         from kir.backends.onnx import export
 
+        known = list(inspect.signature(export).parameters)[2:]
+        unknown = [k for k in kwargs if k not in known]
+        if unknown:
+            raise ConfigError(f"export() got an unexpected argument '{unknown[0]}'.{did_you_mean(unknown[0], known)} "
+                              f"Its options are: {', '.join(known)}")
         return export(self.to_graph(), filepath, **kwargs)
 
     # ---------------------------------------------------------------- training (TensorFlow backend)
     def compile(self, *args: Any, **kwargs: Any) -> None:
+        from kir.models.subclassed import is_subclassed, refuse_custom_steps
         from kir.training import compile_model
 
+        if is_subclassed(self):
+            refuse_custom_steps(self)
+            if not self.inputs:  # compiled again with the real outputs once built
+                self._compile_args = (args, kwargs)
         compile_model(self, *args, **kwargs)
 
+    @_deep
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         from kir.training import fit
 
         return fit(self, *args, **kwargs)
 
+    @_deep
     def evaluate(self, *args: Any, **kwargs: Any) -> Any:
         from kir.training import evaluate
 
         return evaluate(self, *args, **kwargs)
 
+    @_deep
     def train_on_batch(self, *args: Any, **kwargs: Any) -> Any:
         from kir.training import train_on_batch
 
         return train_on_batch(self, *args, **kwargs)
 
+    @_deep
     def test_on_batch(self, *args: Any, **kwargs: Any) -> Any:
         from kir.training import test_on_batch
 

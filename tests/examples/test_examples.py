@@ -31,7 +31,13 @@ EXPECTED = {
     "mnist_cnn": [r"^test metrics\s+: accuracy [\d.]+, loss"],
     "cifar10_cnn": [r"generated textures -> CNN", r"^test metrics\s+: accuracy"],
     "imdb_lstm": [r"generated reviews -> Embedding \+ LSTM", r"^test metrics\s+: accuracy"],
+    "masked_bilstm_text": [r"Embedding\(mask_zero=True\) \+ Bidirectional\(LSTM\)", r"^test metrics\s+: accuracy",
+                           r"^padding\s+: left- vs right-padded predictions differ by at most "
+                           r"(0\.00e\+00|\d\.\d\de-(0[7-9]|[1-9]\d))",
+                           r"^ONNX check\s+: right \(back\)-padded(?:.*\n)+ONNX parity\s+: max abs err \S+ .*\[OK\]"],
     "reuters_mlp": [r"generated newswires -> MLP", r"^test metrics\s+: accuracy"],
+    "transformer_classifier": [r"generated marker order -> 1 encoder block", r"^test metrics\s+: accuracy",
+                               r"nodes: .*Attention 1, BiasGelu 1"],
     "lstm_text_generation": [r"^corpus\s+: 300 characters", r"^----- sample, diversity 0\.2, seed 'the zen of'"],
     "guide_mlp_binary": [r"^test metrics\s+: accuracy [\d.]+, loss"],
     "guide_mlp_categorical": [r"^test metrics\s+: accuracy [\d.]+, loss"],

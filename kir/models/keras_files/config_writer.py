@@ -84,7 +84,9 @@ class ConfigWriter:
             entry = self.entry(layer)
             nodes = []
             for node in layer._inbound_nodes:
-                if id(node) in own and node.inputs:
+                if id(node) in own and node.inputs and hasattr(layer, "keras_call"):
+                    nodes.append(layer.keras_call(node, keras_tensor))  # attention: positional tensors, flags
+                elif id(node) in own and node.inputs:
                     many = len(node.inputs) > 1 or layer.takes_list
                     arg = [keras_tensor(t) for t in node.inputs] if many else keras_tensor(node.inputs[0])
                     nodes.append({"args": [arg], "kwargs": {}})

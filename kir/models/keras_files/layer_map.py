@@ -3,7 +3,7 @@
 A Keras layer maps to the kir class of the same name (kir's layers take Keras' arguments). Keras-only
 arguments are sorted three ways: training-only ones (regularizers, constraints, seeds, cuDNN and
 replica switches) are dropped, since inference does not see them; ones that change what the layer
-computes and kir cannot honour (masks, stateful RNNs, renormalization, quantization, ...) are refused
+computes and kir cannot honour (stateful RNNs, renormalization, quantization, ...) are refused
 with the reason; any other unknown argument is dropped when it is off (None/False) and refused when
 set. Wrappers (`TimeDistributed`, `Bidirectional`) and models are assembled by `model_config`.
 """
@@ -27,9 +27,8 @@ NEVER = {
     "SlicingOpLambda": "it stores a TensorFlow function call, and kir never runs code from a file",
 }
 TRAINING_ONLY = {"seed", "synchronized", "implementation", "renorm_momentum", "renorm_clipping", "fused",
-                 "zero_output_for_mask", "use_cudnn", "autocast", "lora_alpha"}
+                 "use_cudnn", "autocast", "lora_alpha"}
 REFUSED = {
-    "mask_zero": "kir does not propagate Keras masks, so the layers after it would see the padding",
     "stateful": "kir resets recurrent state at every batch",
     "time_major": "kir's recurrent layers take (batch, time, features)",
     "renorm": "kir's BatchNormalization has no batch renormalization",
@@ -168,7 +167,8 @@ def keras_config(layer: Layer) -> dict[str, Any]:
     config: dict[str, Any] = {"name": layer.name, "trainable": bool(layer.trainable),
                               "dtype": values.encode_policy(layer.dtype or "float32")}
     for key in sorted(accepted(type(layer), own=True) - _NOT_WRITTEN - set(WRAPPED_KEYS)):
-        attribute = getattr(layer, key, None)
+        # a Layer property of the same name (MultiHeadAttention's `output_shape` argument) is not the argument
+        attribute = None if isinstance(getattr(type(layer), key, None), property) else getattr(layer, key, None)
         is_object = key.endswith(("_initializer", "_regularizer", "_constraint"))
         if not is_object and isinstance(attribute, (str, int, float, list, tuple)):
             value = attribute

@@ -28,6 +28,7 @@ from kir.models.keras_files.values import to_snake_case
 from kir.models.sequential import Sequential
 
 CELLS = {"SimpleRNN": "SimpleRNNCell", "GRU": "GRUCell", "LSTM": "LSTMCell"}
+CELLS.update(dict.fromkeys(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), "ConvLSTMCell"))
 
 
 @dataclass
@@ -58,6 +59,12 @@ def tree(layer: Layer, orders: dict[int, list[Layer]] | None = None) -> Node:
     elif isinstance(layer, Bidirectional):  # Keras tracks forward first; the file walk sorts by name
         node.children = [("forward_layer", tree(layer.forward_layer, orders)),
                          ("backward_layer", tree(layer.backward_layer, orders))]
+    elif cls == "MultiHeadAttention":  # Keras' EinsumDense sub-layers: <mha>/query_dense/vars/0 (kernel), 1 (bias)
+        node.children = [(f"{sub}_dense", Node((id(layer), sub), "EinsumDense", prefix, layer,
+                                               [w for w in layer.weight_names() if w.startswith(f"{prefix}/")],
+                                               bool(layer.trainable)))
+                         for sub, prefix in (("query", "query"), ("key", "key"), ("value", "value"),
+                                             ("output", "attention_output"))]
     elif cls in CELLS:
         cell = Node((id(layer), "cell"), CELLS[cls], to_snake_case(CELLS[cls]), layer, layer.weight_names(),
                     bool(layer.trainable))
@@ -155,7 +162,7 @@ def write_layout(h5: Any, root: Node) -> None:
         group = h5.create_group(f"{path}/vars" if path else "vars")
         group.attrs["name"] = node.name
         for i, name in enumerate(node.weights):
-            group.create_dataset(str(i), data=np.ascontiguousarray(node.layer.get_weight(name)))
+            group.create_dataset(str(i), data=np.array(node.layer.get_weight(name), order="C"))  # 0-d stays 0-d
 
 
 # --------------------------------------------------------------------------- legacy layout

@@ -62,6 +62,42 @@ def parts(entry: Any, where: str = "the config") -> tuple[str, Any, str]:
     return cls, config, name
 
 
+def _history_names(value: Any) -> set[str]:
+    """The layers whose outputs a serialized Keras 3 call argument refers to."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        history = (value.get("config") or {}).get("keras_history")
+        return {history[0]} if isinstance(history, list) and history and isinstance(history[0], str) else set()
+    if isinstance(value, dict):
+        return set().union(*(_history_names(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_history_names(v) for v in value))
+    return set()
+
+
+def mask_only_layers(config: dict[str, Any]) -> set[str]:
+    """Keras op layers (module `keras.src.ops.*`) that only compute masks: Keras 3 records the ops
+    of `compute_mask` (NotEqual for Embedding(mask_zero), Any for Masking, LogicalOr for merges)
+    as layers whose outputs feed `mask=` call arguments. kir derives the same masks itself, so
+    these layers are skipped and those arguments dropped (docs/ops.md, "Masks")."""
+    entries = [e for e in config.get("layers") or [] if isinstance(e, dict)]
+    candidates = {e.get("name") for e in entries
+                  if isinstance(e.get("module"), str) and e["module"].startswith("keras.src.ops.")}
+    uses: list[tuple[str, set[str]]] = []  # (consumer, layers it uses other than as a mask)
+    for e in entries:
+        for node in e.get("inbound_nodes") or []:
+            if isinstance(node, dict):
+                kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if k != "mask"}
+                uses.append((e.get("name"), _history_names(node.get("args")) | _history_names(kwargs)))
+    mask_only = candidates - _history_names(config.get("output_layers")) - {
+        ref[0] for ref in config.get("output_layers") or [] if isinstance(ref, list) and ref}
+    changed = True
+    while changed:
+        used = set().union(*(names for consumer, names in uses if consumer not in mask_only), set())
+        changed = bool(mask_only & used)
+        mask_only -= used
+    return mask_only
+
+
 def _list(config: dict[str, Any], key: str, where: str) -> list:
     value = config.get(key)
     _expect(isinstance(value, list), f"{where}: '{key}' must be a list, got {str(value)[:60]!r}")
@@ -99,8 +135,10 @@ class ConfigReader:
     def survey(self, entry: Any) -> None:
         cls, config, name = parts(entry)
         if cls in layer_map.MODEL_CLASSES:
+            skipped = mask_only_layers(config) if cls in _FUNCTIONAL else set()
             for sub in _list(config, "layers", f"model '{name}'"):
-                self.survey(sub)
+                if not (isinstance(sub, dict) and sub.get("name") in skipped):
+                    self.survey(sub)
             return
         reason = layer_map.unsupported_reason(cls, entry.get("module"), entry.get("registered_name"))
         if reason is not None:
@@ -186,7 +224,9 @@ class ConfigReader:
         return model
 
     def functional(self, config: dict[str, Any], name: str) -> Model:
-        entries = _list(config, "layers", f"model '{name}'")
+        skipped = mask_only_layers(config)
+        entries = [e for e in _list(config, "layers", f"model '{name}'")
+                   if not (isinstance(e, dict) and e.get("name") in skipped)]
         by_name: dict[str, tuple[Layer, str]] = {}
         order: list[Layer] = []
         for entry in entries:
@@ -196,7 +236,7 @@ class ConfigReader:
             by_name[layer_name] = (layer, cls)
             order.append(layer)
         legacy = any(isinstance(node, list) for entry in entries for node in entry.get("inbound_nodes") or [])
-        replay = _Replay(name, by_name, legacy)
+        replay = _Replay(name, by_name, legacy, skipped)
         replay.run(entries)
         inputs, single_in = replay.io(config.get("input_layers"), "input_layers")
         outputs, single_out = replay.io(config.get("output_layers"), "output_layers")
@@ -212,8 +252,10 @@ class ConfigReader:
 class _Replay:
     """The layer calls of one functional config, replayed in Keras' order."""
 
-    def __init__(self, model: str, layers: dict[str, tuple[Layer, str]], legacy: bool) -> None:
+    def __init__(self, model: str, layers: dict[str, tuple[Layer, str]], legacy: bool,
+                 mask_only: set[str] | None = None) -> None:
         self.model, self.layers, self.legacy = model, layers, legacy
+        self.mask_only = mask_only or set()
         self.produced: dict[tuple[str, int], list] = {}
         self.calls: dict[str, int] = {}
         for name, (layer, _) in layers.items():
@@ -272,8 +314,14 @@ class _Replay:
             return tensors, len(tensors) > 1, {k: self._legacy_value(v) for k, v in kwargs.items()}
         _expect(isinstance(node, dict), f"model '{self.model}': bad call of layer '{name}': {str(node)[:80]!r}")
         args = self._value(node.get("args") or [])
-        kwargs = self._value(node.get("kwargs") or {})
+        raw = node.get("kwargs") or {}
+        if isinstance(raw, dict) and "mask" in raw and _history_names(raw["mask"]) <= self.mask_only:
+            # a mask Keras computed with op layers kir skips: kir derives it (mask_only_layers)
+            raw = {k: v for k, v in raw.items() if k != "mask"}
+        kwargs = self._value(raw)
         _expect(isinstance(kwargs, dict), f"model '{self.model}': bad call arguments of layer '{name}'")
+        if isinstance(args, list) and len(args) > 1 and getattr(self.layers[name][0], "positional_inputs", False):
+            return list(args), True, kwargs  # MultiHeadAttention(query, value): replayed as its list form
         _expect(isinstance(args, list) and len(args) == 1,
                 f"model '{self.model}': layer '{name}' is called with {len(args) if isinstance(args, list) else 0} "
                 f"positional arguments; kir layers take one tensor or a list of tensors")
@@ -285,11 +333,17 @@ class _Replay:
         tensors, many, kwargs = self._call_arguments(node, name)
         for key in list(kwargs):
             value = kwargs[key]
-            if value is None or (key == "training" and value is False) or (key == "mask" and not value):
+            no_mask = key == "mask" and isinstance(value, (list, tuple)) and all(v is None for v in value)
+            if value is None or (key == "training" and value is False) or no_mask:
                 del kwargs[key]
+            elif key == "training" and value is True and getattr(layer, "training_by_default", False):
+                del kwargs[key]  # the augmentation layers' signature default, which Keras' predict overrides too
             elif key in ("training", "mask"):
+                why = ("runs every layer in inference mode" if key == "training" else
+                       "derives masks itself (Embedding(mask_zero=True), Masking) and takes no mask computed by "
+                       "other layers")
                 raise LoadError(f"model '{self.model}': layer '{name}' is called with {key}={str(value)[:40]}; kir "
-                                f"runs every layer in inference mode without masks")
+                                f"{why}")
         from kir.layers.tensor import KTensor
 
         _expect(all(isinstance(t, KTensor) for t in tensors),
