@@ -13,13 +13,28 @@ from kir.layers import _args
 from kir.layers.base import Layer
 
 
-class _Conv(Layer):
+class RankedLayer(Layer):
+    """A layer family over 1, 2 or 3 spatial dims: `class Conv2D(_Conv, rank=2)` sets `rank`."""
+
     rank: int = 2
 
     def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.rank = rank
 
+    def _channels(self, input_specs: list[TensorSpec]) -> int:
+        """The known channel count of a (batch, *spatial, channels) input (channels first or last)."""
+        x = input_specs[0]
+        if x.rank != self.rank + 2:
+            raise ShapeError(f"{self._where()}: expects inputs of rank {self.rank + 2} "
+                             f"(batch, {'spatial, ' * self.rank}channels), got {format_shape(x.shape)}")
+        channels = x.shape[1 if self.data_format == "channels_first" else -1]
+        if channels is None:
+            raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
+        return int(channels)
+
+
+class _Conv(RankedLayer):
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
@@ -43,13 +58,7 @@ class _Conv(Layer):
         return (*self.kernel_size, channels, self.filters)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
-        x = input_specs[0]
-        if x.rank != self.rank + 2:
-            raise ShapeError(f"{self._where()}: expects inputs of rank {self.rank + 2} "
-                             f"(batch, {'spatial, ' * self.rank}channels), got {format_shape(x.shape)}")
-        channels = x.shape[1 if self.data_format == "channels_first" else -1]
-        if channels is None:
-            raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
+        channels = self._channels(input_specs)
         self.add_weight("kernel", self.kernel_shape(channels), self.kernel_initializer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer)
@@ -124,15 +133,9 @@ Convolution1DTranspose = Conv1DTranspose
 Convolution2DTranspose = Conv2DTranspose
 
 
-class _DepthwiseConv(Layer):
+class _DepthwiseConv(RankedLayer):
     """Keras' depthwise convolutions: each input channel convolved with its own `depth_multiplier`
     filters; kernel (*k, in, depth_multiplier), bias (in * depth_multiplier)."""
-
-    rank: int = 2
-
-    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.rank = rank
 
     def __init__(self, kernel_size: Any, strides: Any = 1, padding: str = "valid", depth_multiplier: int = 1,
                  data_format: str | None = None, dilation_rate: Any = 1, activation: Any = None,
@@ -162,16 +165,6 @@ class _DepthwiseConv(Layer):
         self.depth_multiplier = _args.int_tuple(depth_multiplier, 1, "depth_multiplier", where)[0]
         self.padding = _args.padding(padding, where)
         self.data_format = _args.data_format(data_format, where)
-
-    def _channels(self, input_specs: list[TensorSpec]) -> int:
-        x = input_specs[0]
-        if x.rank != self.rank + 2:
-            raise ShapeError(f"{self._where()}: expects inputs of rank {self.rank + 2} "
-                             f"(batch, {'spatial, ' * self.rank}channels), got {format_shape(x.shape)}")
-        channels = x.shape[1 if self.data_format == "channels_first" else -1]
-        if channels is None:
-            raise ShapeError(f"{self._where()}: the channel dimension of {format_shape(x.shape)} must be known")
-        return int(channels)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         channels = self._channels(input_specs)

@@ -16,17 +16,11 @@ from kir import activations
 from kir.errors import ConfigError, ShapeError
 from kir.ir.spec import TensorSpec, format_shape
 from kir.layers import _args
-from kir.layers.base import Layer
+from kir.layers.conv import RankedLayer
 from kir.layers.tensor import KTensor
 
 
-class _ConvLSTM(Layer):
-    rank: int = 2
-
-    def __init_subclass__(cls, rank: int = 2, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.rank = rank
-
+class _ConvLSTM(RankedLayer):
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  data_format: str | None = None, dilation_rate: Any = 1, activation: Any = "tanh",
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
@@ -73,7 +67,7 @@ class _ConvLSTM(Layer):
         """`initial_state=[h, c]` (None: zeros) as the op's inputs after x."""
         rest = {k: v for k, v in kwargs.items() if k != "initial_state"}
         if rest:
-            return Layer._call_kwarg_inputs(self, rest)
+            return super()._call_kwarg_inputs(rest)
         states = kwargs["initial_state"]
         if states is None:
             return []

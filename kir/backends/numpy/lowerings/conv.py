@@ -15,18 +15,22 @@ from kir.ir.ops._checks import as_list
 from kir.ir.ops.conv import transpose_geometry
 
 
+def _padded_input(
+    x: np.ndarray, window: tuple[int, ...], strides: list[int], dilation: list[int], padding: str
+) -> tuple[np.ndarray, list[int]]:
+    """x (b, *spatial, c) padded as `padding` asks, and the output's spatial sizes."""
+    pads = pad_amounts(x.shape[1:-1], window, strides, dilation, padding)
+    xp = np.pad(x, [(0, 0), *pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
+    out_sizes = [(size - (k - 1) * d - 1) // s + 1 for size, k, s, d in zip(xp.shape[1:-1], window, strides, dilation)]
+    return xp, out_sizes
+
+
 def convolve(
     x: np.ndarray, kernel: np.ndarray, strides: list[int], dilation: list[int], padding: str
 ) -> np.ndarray:
     """N-d cross-correlation of a channels_last x (b, *spatial, c) with kernel (*k, c, f)."""
-    n = x.ndim - 2
-    window = kernel.shape[:n]
-    pads = pad_amounts(x.shape[1:-1], window, strides, dilation, padding)
-    xp = np.pad(x, [(0, 0), *pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
-    out_sizes = [
-        (size - (k - 1) * d - 1) // s + 1
-        for size, k, s, d in zip(xp.shape[1:-1], window, strides, dilation)
-    ]
+    window = kernel.shape[:x.ndim - 2]
+    xp, out_sizes = _padded_input(x, window, strides, dilation, padding)
     batch, channels, filters = x.shape[0], x.shape[-1], kernel.shape[-1]
     rows = batch * int(np.prod(out_sizes))
     out = np.zeros((rows, filters), dtype=np.float32)
@@ -85,14 +89,8 @@ def depthwise_convolve(
 ) -> np.ndarray:
     """Depthwise cross-correlation of a channels_last x (b, *spatial, c) with kernel (*k, c, m):
     output channel c*m + j is channel c convolved with kernel[..., c, j]."""
-    n = x.ndim - 2
-    window = kernel.shape[:n]
-    pads = pad_amounts(x.shape[1:-1], window, strides, dilation, padding)
-    xp = np.pad(x, [(0, 0), *pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
-    out_sizes = [
-        (size - (k - 1) * d - 1) // s + 1
-        for size, k, s, d in zip(xp.shape[1:-1], window, strides, dilation)
-    ]
+    window = kernel.shape[:x.ndim - 2]
+    xp, out_sizes = _padded_input(x, window, strides, dilation, padding)
     channels, multiplier = kernel.shape[-2], kernel.shape[-1]
     out = np.zeros((x.shape[0], *out_sizes, channels, multiplier), dtype=np.float32)
     for tap in itertools.product(*(range(k) for k in window)):
