@@ -15,7 +15,7 @@ def __getattr__(name: str):
     import importlib
 
     if name in {"backend", "backends", "losses", "optimizers", "metrics", "callbacks", "passes", "ir",
-                "regularizers", "mixed_precision"}:
+                "regularizers", "constraints", "mixed_precision"}:
         return importlib.import_module(f"kir.{name}")
     raise AttributeError(f"module 'kir' has no attribute '{name}'")
 

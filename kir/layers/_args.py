@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from typing import TYPE_CHECKING, Any
 
-from kir import activations, initializers, regularizers
+from kir import activations, constraints, initializers, regularizers
 from kir.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -111,6 +111,28 @@ def weight_regularizers(layer: Layer) -> dict[str, Any]:
         reg = own.get(weight) or getattr(layer, _REGULARIZER_OF.get(weight, f"{weight}_regularizer"), None)
         if reg is not None:
             out[weight] = reg
+    return out
+
+
+def constraint_args(layer: Layer, **args: Any) -> None:
+    """Resolve constraint arguments (`kernel_constraint=MaxNorm(2)`, 'non_neg', None)."""
+    _set(layer, constraints, args)
+
+
+_CONSTRAINT_OF = {"recurrent_kernel": "recurrent_constraint"}
+
+
+def weight_constraints(layer: Layer) -> dict[str, Any]:
+    """weight name -> the constraint that projects it after each optimizer step:
+    `layer._weight_constraints[name]` if `add_weight(constraint=...)` recorded one, else the layer's
+    `<weight>_constraint` argument (`kernel` -> `kernel_constraint`, `recurrent_kernel` ->
+    `recurrent_constraint`, ...)."""
+    own = layer._weight_constraints
+    out = {}
+    for weight in layer.weight_names():
+        found = own.get(weight) or getattr(layer, _CONSTRAINT_OF.get(weight, f"{weight}_constraint"), None)
+        if found is not None:
+            out[weight] = found
     return out
 
 

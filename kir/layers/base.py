@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from kir import initializers, regularizers
+from kir import constraints, initializers, regularizers
 from kir.errors import ConfigError, GraphError, did_you_mean
 from kir.ir import ops
 from kir.ir.params import WEIGHTS_LOCK
@@ -148,6 +148,8 @@ class Layer:
         self._trainable_weight: dict[str, bool] = {}
         self._weight_regularizers: dict[str, Any] = {}
         """weight name -> regularizer given to `add_weight(regularizer=...)`."""
+        self._weight_constraints: dict[str, Any] = {}
+        """weight name -> constraint given to `add_weight(constraint=...)`."""
         self._inbound_nodes: list[Node] = []
         self._initial_weights = weights
         self._batch_input_shape = self._declared_input_shape(input_shape, batch_input_shape, batch_size,
@@ -216,13 +218,17 @@ class Layer:
         if shape is None and name is not None and not isinstance(name, str):
             name, shape = None, name
         unknown = set(kwargs) - _IGNORED_WEIGHT_ARGS
-        if unknown or constraint is not None:
-            what = sorted(unknown) or ["constraint"]
-            raise ConfigError(f"layer '{self.name}': add_weight argument '{what[0]}' is not supported by kir")
+        if unknown:
+            raise ConfigError(f"layer '{self.name}': add_weight argument '{sorted(unknown)[0]}' is not supported "
+                              f"by kir")
         try:
             regularizer = regularizers.get(regularizer)
         except ConfigError as exc:
             raise ConfigError(f"layer '{self.name}': add_weight regularizer: {exc}") from None
+        try:
+            constraint = constraints.get(constraint)
+        except ConfigError as exc:
+            raise ConfigError(f"layer '{self.name}': add_weight constraint: {exc}") from None
         if shape is None:
             raise ConfigError(f"layer '{self.name}': add_weight needs shape=...")
         dtype = normalize_dtype(dtype)
@@ -235,6 +241,8 @@ class Layer:
         self._trainable_weight[name] = bool(trainable)
         if regularizer is not None:  # penalized in training while trainable, as Keras (see _args.weight_regularizers)
             self._weight_regularizers[name] = regularizer
+        if constraint is not None:  # projected after each optimizer step (see _args.weight_constraints)
+            self._weight_constraints[name] = constraint
         bump_weights_epoch()
         return Variable(self, name)
 

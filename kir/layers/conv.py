@@ -39,7 +39,8 @@ class _Conv(RankedLayer):
                  data_format: str | None = None, dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
                  bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, **kwargs: Any):
+                 activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.filters = _args.int_tuple(filters, 1, "filters", where)[0]
@@ -53,6 +54,7 @@ class _Conv(RankedLayer):
             raise ConfigError(f"{where}: groups={groups} is not supported by kir; use groups=1")
         _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
                           kernel_regularizer, bias_regularizer, activity_regularizer)
+        _args.constraint_args(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
 
     def kernel_shape(self, channels: int) -> tuple[int, ...]:
         return (*self.kernel_size, channels, self.filters)
@@ -93,10 +95,11 @@ class _ConvTranspose(_Conv):
                  output_padding: Any = None, data_format: str | None = None, dilation_rate: Any = 1,
                  activation: Any = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
                  bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, **kwargs: Any):
+                 activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
+                 **kwargs: Any):
         super().__init__(filters, kernel_size, strides, "valid", data_format, dilation_rate, 1, activation,
                          use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-                         activity_regularizer, **kwargs)
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.padding = _args.padding(padding, where, ("valid", "same"))
         self.output_padding = None if output_padding is None else _output_padding(output_padding, self.strides, where)
@@ -141,12 +144,13 @@ class _DepthwiseConv(RankedLayer):
                  data_format: str | None = None, dilation_rate: Any = 1, activation: Any = None,
                  use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  depthwise_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 **kwargs: Any):
+                 depthwise_constraint: Any = None, bias_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self._window_args(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate)
         self._output_args(activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer)
         _args.initializer_args(self, depthwise_initializer=depthwise_initializer)
         _args.regularizer_args(self, depthwise_regularizer=depthwise_regularizer)
+        _args.constraint_args(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
 
     def _output_args(self, activation: Any, use_bias: Any, bias_initializer: Any, bias_regularizer: Any,
                      activity_regularizer: Any) -> None:
@@ -169,7 +173,7 @@ class _DepthwiseConv(RankedLayer):
     def build(self, input_specs: list[TensorSpec]) -> None:
         channels = self._channels(input_specs)
         self.add_weight("kernel", (*self.kernel_size, channels, self.depth_multiplier), self.depthwise_initializer,
-                        regularizer=self.depthwise_regularizer)
+                        regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         if self.use_bias:
             self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
                             regularizer=self.bias_regularizer)
@@ -197,7 +201,8 @@ class _SeparableConv(_DepthwiseConv):
                  activation: Any = None, use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform",
                  pointwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  depthwise_regularizer: Any = None, pointwise_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, **kwargs: Any):
+                 activity_regularizer: Any = None, depthwise_constraint: Any = None, pointwise_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any):
         Layer.__init__(self, **kwargs)  # its own arguments, not DepthwiseConv's
         where = f"{type(self).__name__} '{self.name}'"
         self.filters = _args.int_tuple(filters, 1, "filters", where)[0]
@@ -207,13 +212,17 @@ class _SeparableConv(_DepthwiseConv):
                                pointwise_initializer=pointwise_initializer)
         _args.regularizer_args(self, depthwise_regularizer=depthwise_regularizer,
                                pointwise_regularizer=pointwise_regularizer)
+        _args.constraint_args(self, depthwise_constraint=depthwise_constraint,
+                              pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         channels = self._channels(input_specs)
         self.add_weight("depthwise_kernel", (*self.kernel_size, channels, self.depth_multiplier),
-                        self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+                        self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+                        constraint=self.depthwise_constraint)
         self.add_weight("pointwise_kernel", (*[1] * self.rank, channels * self.depth_multiplier, self.filters),
-                        self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+                        self.pointwise_initializer, regularizer=self.pointwise_regularizer,
+                        constraint=self.pointwise_constraint)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
 

@@ -27,11 +27,12 @@ class Dense(Layer):
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 **kwargs: Any):
+                 kernel_constraint: Any = None, bias_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, f"Dense '{self.name}': units")
         _args.kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
                           kernel_regularizer, bias_regularizer, activity_regularizer)
+        _args.constraint_args(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         spec = input_specs[0]

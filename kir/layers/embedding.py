@@ -23,7 +23,8 @@ class Embedding(Layer):
     not_equal vertex of the graph), which the layers after it honour as Keras' do."""
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 embeddings_regularizer: Any = None, activity_regularizer: Any = None, mask_zero: bool = False,
+                 embeddings_regularizer: Any = None, embeddings_constraint: Any = None,
+                 activity_regularizer: Any = None, mask_zero: bool = False,
                  input_length: int | None = None, **kwargs: Any):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
@@ -33,6 +34,7 @@ class Embedding(Layer):
         _args.initializer_args(self, embeddings_initializer=embeddings_initializer)
         _args.regularizer_args(self, embeddings_regularizer=embeddings_regularizer,
                                activity_regularizer=activity_regularizer)
+        _args.constraint_args(self, embeddings_constraint=embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length
 

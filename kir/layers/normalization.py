@@ -17,7 +17,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 0.001, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
-                 moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones", **kwargs: Any):
+                 moving_mean_initializer: Any = "zeros", moving_variance_initializer: Any = "ones",
+                 beta_constraint: Any = None, gamma_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.axis = _args.axis_arg(axis, "axis", f"BatchNormalization '{self.name}'")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
@@ -25,6 +26,7 @@ class BatchNormalization(Layer):
         _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
                                moving_mean_initializer=moving_mean_initializer,
                                moving_variance_initializer=moving_variance_initializer)
+        _args.constraint_args(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self._axis = None
 
     def build(self, input_specs: list[TensorSpec]) -> None:
@@ -54,11 +56,12 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 0.001, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
-                 **kwargs: Any):
+                 beta_constraint: Any = None, gamma_constraint: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.axis = _args.axis_arg(axis, "axis", f"LayerNormalization '{self.name}'", many=True)
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
         _args.initializer_args(self, beta_initializer=beta_initializer, gamma_initializer=gamma_initializer)
+        _args.constraint_args(self, beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self._axis: list[int] = []
 
     def build(self, input_specs: list[TensorSpec]) -> None:

@@ -51,7 +51,8 @@ class _RNN(Layer):
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
                  bias_initializer: Any = "zeros", kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
                  bias_regularizer: Any = None, activity_regularizer: Any = None, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, kernel_constraint: Any = None, recurrent_constraint: Any = None,
+                 bias_constraint: Any = None,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
@@ -61,6 +62,8 @@ class _RNN(Layer):
                           kernel_regularizer, bias_regularizer, activity_regularizer)
         _args.initializer_args(self, recurrent_initializer=recurrent_initializer)
         _args.regularizer_args(self, recurrent_regularizer=recurrent_regularizer)
+        _args.constraint_args(self, kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                              bias_constraint=bias_constraint)
         self.dropout = _args.rate(dropout, f"{where}: dropout")
         self.recurrent_dropout = _args.rate(recurrent_dropout, f"{where}: recurrent_dropout")
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)

@@ -21,7 +21,10 @@ class ExtraLosses:
     - `activity`: (graph output index, regularizer) -- `regularizer(output) / batch size` (Keras 3);
     - `added`: graph output indices of `add_loss` tensors, each summed;
     - `masks`: per model output, the graph output index of the mask it carries (None: no mask);
-      the loss and metrics weight its steps by it as Keras 3 does (docs/ops.md, "Masks").
+      the loss and metrics weight its steps by it as Keras 3 does (docs/ops.md, "Masks");
+    - `constraints`: (parameter key, constraint) -- after each optimizer step the variable is
+      assigned `constraint(variable)`, trainable keys only (Keras 3's `_apply_constraints`). They
+      add no loss, so they do not count in `bool(extra)`.
     """
 
     outputs: int
@@ -29,6 +32,7 @@ class ExtraLosses:
     activity: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     added: tuple[int, ...] = ()
     masks: tuple[int | None, ...] = ()
+    constraints: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.weights or self.activity or self.added)

@@ -100,10 +100,10 @@ def test_comparisons_trace_but_equality_stays_identity():
 def test_add_weight_refuses_what_kir_does_not_support():
     class Reg(L.Layer):
         def build(self, input_shape):
-            self.add_weight(shape=(3,), constraint="non_neg")
+            self.add_weight(shape=(3,), quantization_mode="int8")
 
         def call(self, x):
             return x
 
-    with pytest.raises(KirError, match="add_weight argument 'constraint'"):
+    with pytest.raises(KirError, match="add_weight argument 'quantization_mode'"):
         Reg()(L.Input((3,)))

@@ -117,7 +117,11 @@ def translate(class_name: str, name: str, config: dict[str, Any], flavour: str) 
             decoded = values.decode_regularizer(value)
             if decoded is not None and key in takes:
                 kwargs[key] = decoded
-        elif key in TRAINING_ONLY or key.endswith("_constraint"):
+        elif key.endswith("_constraint"):
+            decoded = values.decode_constraint(value)
+            if decoded is not None and key in takes:
+                kwargs[key] = decoded
+        elif key in TRAINING_ONLY:
             continue
         elif key.endswith("_initializer"):
             decoded = values.decode_initializer(value)

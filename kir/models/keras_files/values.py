@@ -81,6 +81,24 @@ def decode_regularizer(value: Any) -> Any:
     return {"class_name": value["class_name"], "config": dict(config)}
 
 
+def decode_constraint(value: Any) -> Any:
+    """Keras' MaxNorm / NonNeg / UnitNorm / MinMaxNorm as the `{"class_name", "config"}` kir's layers
+    take (a name such as 'non_neg' as it is), else None (dropped: constraints only change training)."""
+    if value in ("max_norm", "non_neg", "unit_norm", "min_max_norm", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm"):
+        return value
+    if not is_keras_object(value) or value.get("class_name") not in ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm"):
+        return None
+    config = value.get("config") or {}
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not isinstance(config, dict) or not all(number(v) or (isinstance(v, list) and all(map(number, v)))
+                                               for v in config.values()):
+        return None
+    return {"class_name": value["class_name"], "config": dict(config)}
+
+
 def encode_initializer(name: str) -> Any:
     """Keras 3's object form of an initializer name (names Keras has no class for stay names)."""
     cls = _INITIALIZER_CLASSES.get(name)
