@@ -47,7 +47,7 @@ def effective_trainable(root: Layer) -> tuple[dict[int, bool], list[str]]:
 class Emitter:
     """What a layer sees while lowering one of its calls into `graph`."""
 
-    def __init__(self, graph: Graph, cache: dict[int, Graph], trainable: dict[int, bool] | None = None) -> None:
+    def __init__(self, graph: Graph, cache: dict[Any, Graph], trainable: dict[int, bool] | None = None) -> None:
         self.graph = graph
         self._cache = cache
         self._trainable = trainable if trainable is not None else {}
@@ -97,12 +97,15 @@ class Emitter:
         return self.op(op or layer.op_type, inputs, layer.ir_attrs() if attrs is None else attrs,
                        layer, params, name)
 
-    def model_graph(self, model: Any) -> Graph:
-        """The graph of a nested model, sharing this graph's parameter store."""
-        g = self._cache.get(id(model))
+    def model_graph(self, model: Any, masks: tuple | None = None) -> Graph:
+        """The graph of a nested model, sharing this graph's parameter store; with `masks` (per input:
+        its mask's shape, or None) the mask-carrying variant of `build_graph`, built while the model's
+        tensors carry the masks of this call (`Model._masks_through`)."""
+        key = id(model) if masks is None else (id(model), masks)
+        g = self._cache.get(key)
         if g is None:
-            g = build_graph(model, self.graph.store, self._cache, self._trainable)
-            self._cache[id(model)] = g
+            g = build_graph(model, self.graph.store, self._cache, self._trainable, masks)
+            self._cache[key] = g
         return g
 
     def step_graph(self, layer: Layer, step_inputs: Sequence[TensorSpec]) -> Graph:
@@ -121,9 +124,12 @@ class Emitter:
         return g
 
 
-def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Graph] | None = None,
-                trainable: dict[int, bool] | None = None) -> Graph:
-    """The IR of a functional model: Input vertices, one or more vertices per layer call."""
+def build_graph(model: Any, store: ParamStore | None = None, cache: dict[Any, Graph] | None = None,
+                trainable: dict[int, bool] | None = None, masks: tuple | None = None) -> Graph:
+    """The IR of a functional model: Input vertices, one or more vertices per layer call. With
+    `masks` (a nested model's call carrying Keras masks, docs/ops.md "Masks"), each input whose
+    entry is not None gets a bool mask Input after the regular inputs, bound to the mask its tensor
+    carries, and every output carrying a mask gives it as an extra output after the regular ones."""
     graph = Graph(model.name, store)
     if trainable is None:  # the outermost model: record which layers train as of now
         trainable, graph.attrs["frozen_layers"] = effective_trainable(model)
@@ -136,6 +142,13 @@ def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Gr
                                [tensor.spec], layer.name, layer=layer.name)
         graph.inputs.append(vid)
         refs[id(tensor)] = (vid, 0)
+    for tensor, shape in zip(model.inputs, masks or ()):
+        if shape is not None:
+            name = f"{tensor.node.layer.name}_mask"
+            vid = graph.add_vertex("Input", (), {"name": name, "shape": list(shape), "dtype": "bool"},
+                                   [tensor.mask.spec], name, layer=tensor.node.layer.name)
+            graph.inputs.append(vid)
+            emitter.bind_mask(tensor.mask, (vid, 0))
     for node in model.internal_nodes():
         outs = node.layer.emit(emitter, [refs[id(t)] for t in node.inputs], node)
         for tensor, ref in zip(node.outputs + node.layer.loss_tensors(node), outs):  # add_loss values after outputs
@@ -145,4 +158,8 @@ def build_graph(model: Any, store: ParamStore | None = None, cache: dict[int, Gr
                                  f"a layer that makes a mask must bind it with Emitter.bind_mask")
     graph.outputs = [refs[id(t)] for t in model.outputs]
     graph.output_names = list(model.output_names)
+    if masks is not None:
+        carried = [(t, n) for t, n in zip(model.outputs, model.output_names) if t.mask is not None]
+        graph.outputs += [emitter._masks[id(t.mask)] for t, _ in carried]
+        graph.output_names += [f"{n}_mask" for _, n in carried]
     return graph
