@@ -11,6 +11,9 @@ float32 (export float16 with `kir-export --fp16`); the numpy and ONNX backends c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from kir.errors import ConfigError
 
 _POLICIES = {
@@ -61,6 +64,27 @@ def set_global_policy(policy: str | Policy | None) -> None:
 
 def global_policy() -> Policy:
     return _GLOBAL
+
+
+@contextmanager
+def policy_scope(policy: str | Policy | None) -> Iterator[None]:
+    """The global policy set to `policy` inside the block (None: unchanged), restored after it: how
+    compile of a loaded model uses the policy it was saved under (Keras keeps a layer's policy)."""
+    global _GLOBAL
+    if policy is None:
+        yield
+        return
+    saved = _GLOBAL
+    set_global_policy(policy)
+    try:
+        yield
+    finally:
+        _GLOBAL = saved
+
+
+def is_policy_name(name: object) -> bool:
+    """Whether `name` names a policy kir supports (for reading it back from a file)."""
+    return isinstance(name, str) and name in _POLICIES
 
 
 set_dtype_policy = set_global_policy

@@ -124,9 +124,12 @@ def check_finite(arr: np.ndarray, what: str) -> None:
                     f"weights into NaN: clean or impute the data first (e.g. np.nan_to_num)")
 
 
-def check_ids(bounds: Sequence[tuple[int, str, int]], arrays: Sequence[np.ndarray], owner: str) -> None:
+def check_ids(bounds: Sequence[tuple[int, str, int]], arrays: Sequence[np.ndarray], owner: str,
+              of: str | None = None) -> None:
     """Refuse token ids outside [0, input_dim) for each (input index, input name, input_dim): a
-    FeedError naming the input, the id and its index (engines would wrap, or fail deep inside)."""
+    FeedError naming the input (of `of`, default "'<owner>'"), the id and its index (engines would
+    wrap, or fail deep inside)."""
+    of = of or f"'{owner}'"
     for index, name, bound in bounds:
         ids = arrays[index]
         if ids.size == 0:
@@ -135,7 +138,7 @@ def check_ids(bounds: Sequence[tuple[int, str, int]], arrays: Sequence[np.ndarra
         if low < 0 or high >= bound:
             bad = low if low < 0 else high
             at = tuple(int(i) for i in np.argwhere(ids == bad)[0])
-            raise FeedError(f"input '{name}' of '{owner}' holds token id {int(bad)} at index {at}, outside "
+            raise FeedError(f"input '{name}' of {of} holds token id {int(bad)} at index {at}, outside "
                             f"[0, {bound}) (the Embedding's input_dim); map ids into range or raise input_dim")
 
 

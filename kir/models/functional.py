@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -327,7 +329,7 @@ class Model(Layer):
         """The graph fit/evaluate run and the penalties they add to the loss: weight regularizers
         of trainable weights, activity regularizers of the model's layer calls, add_loss tensors.
         Without activity regularizers and add_loss it is the model's own graph."""
-        from kir.layers._args import weight_regularizers
+        from kir.layers._args import weight_constraints, weight_regularizers
         from kir.training.protocol import ExtraLosses
 
         self._require_built()
@@ -347,20 +349,25 @@ class Model(Layer):
         masks = output_masks(self.outputs)  # Keras 3 weights the loss by the outputs' masks
         model = self._with_outputs([t for t, _ in activity] + added + [m for m in masks if m is not None])
         graph = model.to_graph()
-        weights = []
+        weights, projections = [], []
         for layer, name in model._weight_slots():
             reg = weight_regularizers(layer).get(name)
             if reg is not None:
                 key = graph.store.register((id(layer), name), f"{layer.name}/{name}", layer.get_weight(name))
                 if graph.store.is_trainable(key):
                     weights.append((key, reg))
+            constraint = weight_constraints(layer).get(name)
+            if constraint is not None:
+                key = graph.store.register((id(layer), name), f"{layer.name}/{name}", layer.get_weight(name))
+                if graph.store.is_trainable(key):
+                    projections.append((key, constraint))
         n, k = len(self.outputs), len(activity)
         mask_index, at = [], n + k + len(added)
         for m in masks:
             mask_index.append(None if m is None else at)
             at += m is not None
         return graph, ExtraLosses(n, tuple(weights), tuple((n + i, reg) for i, (_, reg) in enumerate(activity)),
-                                  tuple(range(n + k, n + k + len(added))), tuple(mask_index))
+                                  tuple(range(n + k, n + k + len(added))), tuple(mask_index), tuple(projections))
 
     def _with_outputs(self, extra: list[KTensor]) -> Model:
         """This model, or (cached) one over the same inputs whose outputs continue with `extra`."""
@@ -385,8 +392,49 @@ class Model(Layer):
     def _accepts_several(self) -> bool:
         return len(self.inputs) > 1
 
+    @contextmanager
+    def _masks_through(self, shapes: tuple) -> Iterator[None]:
+        """While inside: this model's tensors carry the masks a call whose inputs carry masks of
+        `shapes` (None: no mask) gives them, as Keras' functional call with `mask=` (each inner
+        layer's compute_mask on the caller's masks); the tensors' own masks come back after."""
+        saved = [(t, t.mask) for t in self.inputs] + [(t, t.mask) for n in self._nodes for t in n.outputs]
+        try:
+            for t, shape in zip(self.inputs, shapes):
+                t.mask = None if shape is None else KTensor(TensorSpec(shape, "bool"), t.node, -1, f"{t.name}:mask")
+            if any(shape is not None for shape in shapes):
+                for node in self._nodes:
+                    for out, mask in zip(node.outputs, node.layer.compute_mask(node, [t.mask for t in node.inputs])):
+                        out.mask = mask
+            yield
+        finally:
+            for t, mask in saved:
+                t.mask = mask
+
+    def _mask_shapes(self, masks: list[Any]) -> tuple:
+        """Per model input: the shape of the mask its tensor carries, or None (a graph cache key)."""
+        return tuple(None if m is None else tuple(m.shape) for m in masks[:len(self.inputs)])
+
+    def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
+        """Keras' Functional.compute_mask: the output masks of the inner graph run on the call's masks."""
+        with self._masks_through(self._mask_shapes(masks)):
+            inner = [t.mask for t in self.outputs]
+        return [None if m is None else self.new_mask(node, m.shape) for m in inner]
+
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
-        return emitter.op("Call", inputs, {}, self, {}, self._vertex_name(node), emitter.model_graph(self))
+        name = self._vertex_name(node)
+        if node is None or all(t.mask is None for t in node.inputs + node.outputs):
+            return emitter.op("Call", inputs, {}, self, {}, name, emitter.model_graph(self))
+        in_masks = [emitter.input_mask(node, i) for i in range(len(self.inputs))]
+        shapes = self._mask_shapes([t.mask for t in node.inputs])
+        with self._masks_through(shapes):  # the inner graph with mask inputs / outputs (docs/ops.md, "Masks")
+            sub = emitter.model_graph(self, shapes)
+        refs = emitter.op("Call", [*inputs, *(m for m in in_masks if m is not None)], {}, self, {}, name, sub)
+        n = len(self.outputs)
+        extra = iter(refs[n:])
+        for t in node.outputs:
+            if t.mask is not None:
+                emitter.bind_mask(t.mask, next(extra))
+        return refs[:n]
 
     def build_once(self, input_specs: list[TensorSpec]) -> None:
         """A model is built by its own graph, never from a caller's inputs."""
@@ -520,7 +568,12 @@ class Model(Layer):
         return export(self.to_graph(), filepath, **kwargs)
 
     # ---------------------------------------------------------------- training (TensorFlow backend)
+    saved_dtype_policy: str | None = None
+    """The mixed precision policy a loaded model was saved under: its compile trains under it, not the
+    global policy (as Keras' layers keep the policy they were built under); None for models built here."""
+
     def compile(self, *args: Any, **kwargs: Any) -> None:
+        from kir.mixed_precision import policy_scope
         from kir.models.subclassed import is_subclassed, refuse_custom_steps
         from kir.training import compile_model
 
@@ -528,7 +581,8 @@ class Model(Layer):
             refuse_custom_steps(self)
             if not self.inputs:  # compiled again with the real outputs once built
                 self._compile_args = (args, kwargs)
-        compile_model(self, *args, **kwargs)
+        with policy_scope(self.saved_dtype_policy):
+            compile_model(self, *args, **kwargs)
 
     @_deep
     def fit(self, *args: Any, **kwargs: Any) -> Any:

@@ -47,6 +47,7 @@ from kir.layers.budget import weight_budget
 from kir.layers.input_layer import InputLayer
 from kir.layers.lambda_layer import TracedLayer
 from kir.layers.trace import trace_json
+from kir.mixed_precision import is_policy_name
 from kir.models.functional import Model, nesting_depth
 from kir.models.keras_files import safety
 from kir.models.ordering import replay_order
@@ -227,7 +228,19 @@ def serialize(model: Model) -> tuple[dict[str, Any], list[np.ndarray]]:
         "model": description,
         "weights": [entry for entry, _ in table],
     }
+    policy = dtype_policy_of(model)
+    if policy != "float32":  # float32 files stay as they were (older kir reads them)
+        doc["dtype_policy"] = policy
     return doc, [array for _, array in table]
+
+
+def dtype_policy_of(model: Model) -> str:
+    """The mixed precision policy `model` trains under: its compile's, else the one it was loaded
+    with, else the global policy (saved so a loaded model trains the same without set_global_policy)."""
+    from kir.mixed_precision import global_policy
+
+    policy = getattr(getattr(model, "compiled", None), "policy", None)
+    return getattr(policy, "name", None) or model.saved_dtype_policy or global_policy().name
 
 
 def _write_zip(handle: Any, doc: dict[str, Any], arrays: list[np.ndarray]) -> None:
@@ -402,6 +415,10 @@ def deserialize(doc: Any, arrays: Mapping[str, np.ndarray] | WeightSource) -> Mo
     with budget, recursion_room(min(_json_depth(doc["model"]) // 2 + 1, MAX_NESTING)):
         model = reader.obj(doc["model"])
     _expect(isinstance(model, Model), f"the file describes a {type(model).__name__}, not a model")
+    policy = doc.get("dtype_policy", "float32")
+    _expect(is_policy_name(policy), f"dtype_policy {policy!r:.40} is not a policy kir knows (float32, "
+                                    f"mixed_float16, mixed_bfloat16)")
+    model.saved_dtype_policy = None if policy == "float32" else policy
     levels = nesting_depth(model)
     if levels > MAX_NESTING:
         raise LoadError(f"the model nests {levels} models/wrappers deep; kir rebuilds at most {MAX_NESTING} "

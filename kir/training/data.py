@@ -105,27 +105,28 @@ def prepare(model: TrainableModel, x: Any, y: Any = None, sample_weight: Any = N
         raise FeedError(f"model '{model.name}': fit/evaluate need targets y for outputs "
                         f"{', '.join(model.output_names)}")
     sws = _sample_weights(model, sample_weight, n)
-    _check_finite(model, xs, ys, sws)
+    check_finite_data(model, xs, ys, sws)
     if class_weight is not None and ys is not None:
         cw = _class_weights(model, ys, class_weight)
         sws = [cw if w is None else w * cw for w in sws]
     return Arrays(xs, ys, sws, n)
 
 
-def _check_finite(model: TrainableModel, xs: list[np.ndarray], ys: list[np.ndarray] | None,
-                  sws: list[np.ndarray | None]) -> None:
-    """NaN/inf anywhere in x, y or sample_weight is refused before any step runs."""
+def check_finite_data(model: TrainableModel, xs: list[np.ndarray], ys: list[np.ndarray] | None,
+                  sws: list[np.ndarray | None], where: str = "") -> None:
+    """NaN/inf anywhere in x, y or sample_weight is refused before any step runs (`where` names
+    the batch of streamed data)."""
     for a, name in zip(xs, model.input_names):
-        check_finite(a, f"x (input '{name}' of model '{model.name}')")
+        check_finite(a, f"x (input '{name}' of model '{model.name}'{where})")
     for a, name in zip(ys or [], model.output_names):
-        check_finite(a, f"y (target for output '{name}' of model '{model.name}')")
+        check_finite(a, f"y (target for output '{name}' of model '{model.name}'{where})")
     for a, name in zip(sws, model.output_names):
         if a is not None:
-            check_finite(a, f"sample_weight for output '{name}' of model '{model.name}'")
+            check_finite(a, f"sample_weight for output '{name}' of model '{model.name}'{where}")
 
 
 def check_sparse_labels(losses: list[Any], outputs: list[Any], ys: list[np.ndarray], names: list[str],
-                        model_name: str) -> None:
+                        model_name: str, where: str = "") -> None:
     """Integer class labels of sparse_* losses must lie in [0, classes): the first bad one is
     named with its index (TensorFlow would stop with a raw InvalidArgumentError mid-epoch)."""
     for loss, spec, y, name in zip(losses, outputs, ys, names):
@@ -135,9 +136,9 @@ def check_sparse_labels(losses: list[Any], outputs: list[Any], ys: list[np.ndarr
         bad = (y < 0) | (y >= classes) | (y != np.floor(y))
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise FeedError(f"y (target for output '{name}' of model '{model_name}') holds label {y[index]:g} at "
-                            f"index {index}; the {getattr(loss, 'name', 'loss')} loss needs integer class ids in "
-                            f"[0, {classes}) for an output of {spec.shape[-1]} classes")
+            raise FeedError(f"y (target for output '{name}' of model '{model_name}'{where}) holds label "
+                            f"{y[index]:g} at index {index}; the {getattr(loss, 'name', 'loss')} loss needs integer "
+                            f"class ids in [0, {classes}) for an output of {spec.shape[-1]} classes")
 
 
 def split_validation(data: Arrays, validation_split: float) -> tuple[Arrays, Arrays]:

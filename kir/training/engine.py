@@ -212,6 +212,15 @@ class Engine:
 
     def _apply(self, grads, variables) -> None:
         self.cfg.optimizer.apply(grads, variables)
+        self._apply_constraints()
+
+    def _apply_constraints(self) -> None:
+        """Keras 3 projects each constrained trainable variable after the optimizer step:
+        `variable.assign(constraint(variable))`."""
+        variables = self.prog.variables
+        for key, constraint in self.extra.constraints:
+            var = variables[key]
+            var.assign(tf.cast(constraint(var), var.dtype))
 
     def _forward(self, xb, training: bool):
         """The outputs, computed in the compile policy's compute dtype and cast to float32 for the
@@ -280,8 +289,9 @@ class Engine:
 
     def iterator_function_for(self, k: int, to_lists: Any):
         """`k` optimizer steps in one call, each on the next element of a tf.data iterator read
-        inside the traced function (`to_lists` maps an element to model-ordered lists), so streamed
-        datasets skip the per-step Python round trip as the device path does; one trace per k."""
+        inside the traced function (`to_lists(element, i)` maps step i's element to model-ordered
+        lists, checked in-graph), so streamed datasets skip the per-step Python round trip as the
+        device path does; one trace per k."""
         key = ("iterator", k)
         fn = self._chunk_fns.get(key)
         if fn is None:
@@ -289,8 +299,8 @@ class Engine:
 
             def chunk(iterator):
                 total = None
-                for _ in range(k):
-                    total = self._train_batch(*to_lists(next(iterator)))
+                for i in range(k):
+                    total = self._train_batch(*to_lists(next(iterator), i))
                 return total
 
             fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)

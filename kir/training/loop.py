@@ -163,19 +163,31 @@ def _run_iterator_chunks(eng: Engine, source: IteratorStream, steps: int, progba
     by the traced function itself (used when no callback watches single batches)."""
     first, iterator = source.start_in_graph()
     done = 0
-    if first is not None:  # the batch fit looked at to size the engine
+    if first is not None:  # the batch fit looked at to size the engine (checked on the host)
         eng.batch_function(True)(*source.to_lists(first))
         done = 1
     k = max(1, min(steps, eng.cfg.steps_per_execution or CHUNK_STEPS))
     while done < steps:
         n = k if done + k <= steps else 1
-        eng.iterator_function_for(n, source.to_lists)(iterator)
+        _checked(source, done, eng.iterator_function_for(n, source.graph_lists), iterator)
         done += n
         state.step, state.stale = done, True
         if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
             progbar.on_train_batch_end(done - 1, eng.logs())
         if model.stop_training:
             return
+
+
+def _checked(source: IteratorStream, done: int, fn: Any, *args: Any) -> None:
+    """Runs `fn(*args)` (steps from batch `done` on); an in-graph check's InvalidArgumentError becomes
+    the FeedError naming the batch and the input or output."""
+    try:
+        fn(*args)
+    except tf.errors.InvalidArgumentError as exc:
+        error = source.check_error(exc, done)
+        if error is None:
+            raise
+        raise error from None
 
 
 def _due(bar: callbacks_module.Progbar, last: bool) -> bool:
@@ -273,7 +285,7 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
             else:
                 in_graph = None
                 if not watched and not skip and eng.strategy is None and isinstance(source, IteratorStream):
-                    in_graph = source.in_graph_steps()
+                    in_graph = source.in_graph_steps(xla=eng.cfg.jit_compile)
                 if in_graph:
                     _run_iterator_chunks(eng, source, in_graph, progbar, model, state)
                 else:

@@ -11,6 +11,7 @@ at a time). The shuffle order of an epoch is a function of (fit seed, epoch), so
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -19,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kir.backends.feeds import check_feeds, order_feeds
+from kir.backends.feeds import check_feeds, check_ids, order_feeds
 from kir.errors import ConfigError, FeedError
 from kir.ir.spec import format_shape
-from kir.training.data import Arrays
+from kir.training.data import Arrays, check_finite_data, check_sparse_labels
 from kir.training.data import _class_weights as class_weights
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class Stream:
         self.model, self.need_y, self.class_weight, self.what = model, need_y, class_weight, what
         self._peeked: Any = None
         self.sample: Arrays | None = None
+        self._value_rules: tuple[list, Any] | None = None
 
     # ------------------------------------------------------------------ to implement
     def _elements(self, epoch: int) -> Iterator[Any]:
@@ -134,9 +136,10 @@ class Stream:
             self._peeked = (it, element)
             self.sample_element = element
             self.sample = self._check(element)
+            self._rules()
         return self.sample
 
-    def _check(self, element: Any) -> Arrays:
+    def _check(self, element: Any, i: int = 0) -> Arrays:
         model = self.model
         x, y, sw = unpack(element)
         x = _numpy(x)
@@ -144,7 +147,7 @@ class Stream:
         if build is not None:
             build(x)
         xs = check_feeds(model.input_names, [t.spec for t in model.inputs], x, model.name,
-                         of=f"model '{model.name}' (batch 0 of the {self.what}() data)")
+                         of=f"model '{model.name}' (batch {i} of the {self.what}() data)")
         n = xs[0].shape[0] if xs else 0
         ys = None
         if y is not None:
@@ -159,6 +162,43 @@ class Stream:
             cw = class_weights(model, ys, self.class_weight)
             sws = [cw if w is None else w * cw for w in sws]
         return Arrays(xs, ys, sws, n)
+
+    def _rules(self) -> tuple[list, Any]:
+        """(Embedding id bounds per input, (losses, output specs) when a sparse_* loss needs integer
+        labels in range, else None): what TensorFlow would refuse mid-step with a raw error."""
+        if self._value_rules is None:
+            from kir.backends.onnx.export import embedding_id_bounds
+            from kir.training.compile import CompileConfig
+
+            graph = self.model.to_graph()
+            bounds = [(i, graph.vertex(graph.inputs[i]).name, n) for i, n in embedding_id_bounds(graph).items()]
+            cfg = getattr(self.model, "compiled", None)
+            sparse = None
+            if isinstance(cfg, CompileConfig) and any(
+                    getattr(loss, "name", "").startswith("sparse_") for loss in cfg.losses if loss is not None):
+                sparse = (cfg.losses, [graph.spec(r) for r in graph.outputs], cfg.output_names)
+            self._value_rules = (bounds, sparse)
+        return self._value_rules
+
+    def _check_values(self, i: int, xs: list, ys: list, sws: list, cast: bool) -> tuple[list, list, list]:
+        """Every streamed batch gets the array path's checks on the host before it is fed: dtypes and
+        integer wrap (`cast`: not yet done), NaN/inf, Embedding ids and sparse labels in range, so a
+        bad batch is a FeedError naming it, never TensorFlow's raw InvalidArgumentError mid-epoch."""
+        model = self.model
+        where = f" (batch {i} of the {self.what}() data)"
+        if cast:
+            xs = check_feeds(model.input_names, [t.spec for t in model.inputs], _numpy(list(xs)), model.name,
+                             of=f"model '{model.name}'{where}")
+            ys = [np.asarray(_numpy(v), dtype="float32") for v in ys]
+            sws = [None if w is None else np.asarray(_numpy(w), dtype="float32") for w in sws]
+        check_finite_data(model, xs, ys, sws, where)
+        bounds, sparse = self._rules()
+        if bounds:
+            check_ids(bounds, xs, model.name, of=f"model '{model.name}'{where}")
+        if sparse is not None and ys:
+            losses, outputs, names = sparse
+            check_sparse_labels(losses, outputs, ys, names, model.name, where)
+        return xs, ys, sws
 
     def batches(self, epoch: int, skip: int = 0) -> Iterator[tuple[list, list, list]]:
         """The epoch's batches as tensors (targets [] when absent), skipping the first `skip`."""
@@ -175,7 +215,7 @@ class Stream:
             if i < skip:
                 continue
             if self.class_weight is not None:
-                arrays = self._check(element)
+                arrays = self._check(element, i)
                 xs, ys, sws = arrays.x, arrays.y or [], arrays.sw
             else:
                 x, y, sw = unpack(element)
@@ -183,6 +223,7 @@ class Stream:
                 ys = [] if y is None else order_feeds("output", self.model.output_names, y, self.model.name)
                 sws = _per_output_weights(self.model, sw)
             self._check_later(i, xs, ys, sws, mask)
+            xs, ys, sws = self._check_values(i, xs, ys, sws, cast=self.class_weight is None)
             ys = [tf.cast(v, "float32") if getattr(v, "dtype", None) != tf.float32 else v for v in ys]
             if mask is not None:
                 sws = [(None if not m else tf.cast(w, "float32")) for w, m in zip(sws, mask)]
@@ -325,18 +366,26 @@ class IteratorStream(Stream):
     def close(self) -> None:
         self._it = self._peeked = None  # a tf.data iterator stops its prefetch threads when freed
 
-    def in_graph_steps(self) -> int | None:
+    def in_graph_steps(self, xla: bool = False) -> int | None:
         """Steps of the coming epoch when they may be read inside traced functions: a dataset iterated
-        afresh each epoch whose cardinality is known, with no per-batch host work (class weights)."""
+        afresh each epoch whose cardinality is known, with no per-batch host work (class weights).
+        Ids and labels are checked by in-graph asserts (`graph_lists`); XLA drops asserts, so an
+        `xla` step of a model with an Embedding or a sparse_* loss reads batches on the host."""
         if not self.is_dataset or self.steps is not None or self.class_weight is not None:
+            return None
+        bounds, sparse = self._rules()
+        if xla and (bounds or sparse is not None):
             return None
         count = int(self.source.cardinality())
         return count if count >= 0 else None
 
     def start_in_graph(self) -> tuple[Any, Any]:
-        """(peeked first element or None, the epoch's tf.data iterator positioned after it)."""
+        """(peeked first element or None, the epoch's tf.data iterator positioned after it). The
+        peeked element is the host sample `first()` read: its values are checked here, on the host."""
         if self._peeked is not None:
             self._peeked = None
+            sample = self.sample
+            check_finite_data(self.model, sample.x, sample.y, sample.sw, f" (batch 0 of the {self.what}() data)")
             return self.sample_element, self._it
         return None, iter(self.source)
 
@@ -352,6 +401,55 @@ class IteratorStream(Stream):
         sws = [tf.cast(w, "float32") if m and w is not None else None
                for w, m in zip(_per_output_weights(self.model, sw), mask)]
         return list(xs), ys, sws
+
+    def graph_lists(self, element: Any, step: int) -> tuple[list, list, list]:
+        """`to_lists` inside the traced function, guarded by in-graph asserts (ids in Embedding range,
+        sparse labels in range, finite floats) that run before the step uses the batch: what the host
+        path checks, without reading the batch on the host. `step`: the step's place in its call."""
+        import tensorflow as tf
+
+        xs, ys, sws = self.to_lists(element)
+        bounds, sparse = self._rules()
+        checks = [_ids_ok(xs[i], dim, f"{CHECK}:id:{i}:{step}") for i, _, dim in bounds]
+        if sparse is not None and ys:
+            for j, (loss, spec) in enumerate(zip(sparse[0], sparse[1])):
+                if loss is not None and getattr(loss, "name", "").startswith("sparse_") and spec.shape[-1]:
+                    checks.append(_labels_ok(ys[j], int(spec.shape[-1]), f"{CHECK}:label:{j}:{step}"))
+        for kind, values in (("x", xs), ("y", ys), ("w", sws)):
+            checks.extend(_finite_ok(v, f"{CHECK}:{kind}:{j}:{step}") for j, v in enumerate(values)
+                          if v is not None and v.dtype.is_floating)
+        if not checks:
+            return xs, ys, sws
+        with tf.control_dependencies(checks):  # the step waits for the checks
+            return ([tf.identity(v) for v in xs], [tf.identity(v) for v in ys],
+                    [None if w is None else tf.identity(w) for w in sws])
+
+    def check_error(self, exc: Exception, done: int) -> FeedError | None:
+        """The FeedError for an InvalidArgumentError raised by a `graph_lists` assert in a call whose
+        first step is batch `done` of the epoch; None for any other error."""
+        found = _CHECK_RE.search(str(getattr(exc, "message", exc)))
+        if found is None:
+            return None
+        kind, j, step, bad, at = found.groups()
+        model, batch = self.model, done + int(step)
+        of = f"model '{model.name}' (batch {batch} of the {self.what}() data)"
+        at = f" at index ({', '.join(at.split())}{',' if len(at.split()) == 1 else ''})"
+        j = int(j)
+        if kind == "id":
+            name, dim = next((n, d) for i, n, d in self._rules()[0] if i == j)
+            return FeedError(f"input '{name}' of {of} holds token id {bad}{at}, outside [0, {dim}) (the "
+                             f"Embedding's input_dim); map ids into range or raise input_dim")
+        if kind == "label":
+            losses, outputs, names = self._rules()[1]
+            classes = outputs[j].shape[-1]
+            return FeedError(f"y (target for output '{names[j]}' of {of}) holds label {float(bad):g}{at}; the "
+                             f"{losses[j].name} loss needs integer class ids in [0, {classes}) for an output of "
+                             f"{classes} classes")
+        what = {"x": f"x (input '{model.input_names[j]}' of {of})",
+                "y": f"y (target for output '{model.output_names[j]}' of {of})",
+                "w": f"sample_weight for output '{model.output_names[j]}' of {of}"}[kind]
+        return FeedError(f"{what} holds {bad}{at}; training on NaN or infinity turns the weights into NaN: "
+                         f"clean or impute the data first (e.g. np.nan_to_num)")
 
     def _iterator(self, fresh: bool) -> Iterator[Any]:
         if self._it is None or (fresh and self.is_dataset):
@@ -376,6 +474,44 @@ class IteratorStream(Stream):
                 return
             count += 1
             yield element
+
+
+CHECK = "kir-check"
+"""The prefix of the in-graph asserts' messages (`IteratorStream.graph_lists`)."""
+_CHECK_RE = re.compile(CHECK + r":(\w+):(\d+):(\d+)\]\s*\[([^\]]*)\]\s*\[([^\]]*)\]")
+
+
+def _checked(value: Any, ok: Any, message: str, mask: Any) -> Any:
+    import tensorflow as tf
+
+    def fail() -> Any:
+        at = tf.where(mask())[0]
+        first = tf.gather_nd(value, at)
+        with tf.control_dependencies([tf.debugging.Assert(False, [message, first, at], summarize=8)]):
+            return tf.constant(False)
+
+    return tf.cond(ok, lambda: tf.constant(True), fail)
+
+
+def _ids_ok(ids: Any, dim: int, message: str) -> Any:
+    import tensorflow as tf
+
+    inside = (ids >= tf.cast(0, ids.dtype)) & (ids < tf.cast(dim, ids.dtype))
+    return _checked(ids, tf.reduce_all(inside), message, lambda: tf.logical_not(inside))
+
+
+def _labels_ok(y: Any, classes: int, message: str) -> Any:
+    import tensorflow as tf
+
+    good = (y >= 0.0) & (y < float(classes)) & tf.equal(y, tf.floor(y))
+    return _checked(y, tf.reduce_all(good), message, lambda: tf.logical_not(good))
+
+
+def _finite_ok(v: Any, message: str) -> Any:
+    import tensorflow as tf
+
+    finite = tf.math.is_finite(v)
+    return _checked(v, tf.reduce_all(finite), message, lambda: tf.logical_not(finite))
 
 
 def stream_for(model: TrainableModel, x: Any, y: Any, sample_weight: Any, class_weight: dict | None,
