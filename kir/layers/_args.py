@@ -98,20 +98,22 @@ def regularizer_args(layer: Layer, **args: Any) -> None:
     _set(layer, regularizers, args)
 
 
-_REGULARIZER_OF = {"recurrent_kernel": "recurrent_regularizer"}
+def _per_weight(layer: Layer, own: dict[str, Any], kind: str) -> dict[str, Any]:
+    """weight name -> its `kind` ('regularizer', 'constraint'): what `add_weight(<kind>=...)` recorded
+    in `own`, else the layer's `<weight>_<kind>` argument (`kernel` -> `kernel_<kind>`,
+    `recurrent_kernel` -> `recurrent_<kind>`)."""
+    out = {}
+    for weight in layer.weight_names():
+        attr = f"recurrent_{kind}" if weight == "recurrent_kernel" else f"{weight}_{kind}"
+        found = own.get(weight) or getattr(layer, attr, None)
+        if found is not None:
+            out[weight] = found
+    return out
 
 
 def weight_regularizers(layer: Layer) -> dict[str, Any]:
-    """weight name -> the regularizer that penalizes it: `layer._weight_regularizers[name]` if
-    `add_weight(regularizer=...)` recorded one, else the layer's `<weight>_regularizer` argument
-    (`kernel` -> `kernel_regularizer`, `recurrent_kernel` -> `recurrent_regularizer`, ...)."""
-    own = layer._weight_regularizers
-    out = {}
-    for weight in layer.weight_names():
-        reg = own.get(weight) or getattr(layer, _REGULARIZER_OF.get(weight, f"{weight}_regularizer"), None)
-        if reg is not None:
-            out[weight] = reg
-    return out
+    """weight name -> the regularizer that penalizes it."""
+    return _per_weight(layer, layer._weight_regularizers, "regularizer")
 
 
 def constraint_args(layer: Layer, **args: Any) -> None:
@@ -119,21 +121,9 @@ def constraint_args(layer: Layer, **args: Any) -> None:
     _set(layer, constraints, args)
 
 
-_CONSTRAINT_OF = {"recurrent_kernel": "recurrent_constraint"}
-
-
 def weight_constraints(layer: Layer) -> dict[str, Any]:
-    """weight name -> the constraint that projects it after each optimizer step:
-    `layer._weight_constraints[name]` if `add_weight(constraint=...)` recorded one, else the layer's
-    `<weight>_constraint` argument (`kernel` -> `kernel_constraint`, `recurrent_kernel` ->
-    `recurrent_constraint`, ...)."""
-    own = layer._weight_constraints
-    out = {}
-    for weight in layer.weight_names():
-        found = own.get(weight) or getattr(layer, _CONSTRAINT_OF.get(weight, f"{weight}_constraint"), None)
-        if found is not None:
-            out[weight] = found
-    return out
+    """weight name -> the constraint that projects it after each optimizer step."""
+    return _per_weight(layer, layer._weight_constraints, "constraint")
 
 
 def padding(value: Any, layer: str, allowed: tuple[str, ...] = ("valid", "same")) -> str:
