@@ -70,11 +70,15 @@ class Graph:
         self._order: list[int] | None = None
         self._key: int | None = None
         self._nx: Any = None
+        self.derived: dict[str, Any] = {}
+        """Facts other ir modules derive from the structure (nesting depth, output-spec memo);
+        emptied by every edit, like the cached order and key."""
 
     def _edited(self) -> None:
         self._order = None
         self._key = None
         self._nx = None
+        self.derived.clear()
 
     # ---------------------------------------------------------------- building
     def add_vertex(

@@ -48,7 +48,7 @@ _room_saved = 0
 
 def nesting_depth(graph: Graph) -> int:
     """Levels of sub-graphs below `graph` (0: none). Iterative; each sub-graph's depth is
-    remembered on it with its structure key (the top graph, which passes edit, is scanned)."""
+    remembered in its `derived` facts until it is edited (the top graph, which passes edit, is scanned)."""
     subs = _subgraphs(graph)
     if not subs:
         return 0
@@ -58,13 +58,12 @@ def nesting_depth(graph: Graph) -> int:
         g, expanded = stack.pop()
         if id(g) in depth:
             continue
-        cached = g.__dict__.get("_kir_nesting")
-        if cached is not None and cached[0] == g.structure_key():
-            depth[id(g)] = cached[1]
+        cached = g.derived.get("nesting_depth")
+        if cached is not None:
+            depth[id(g)] = cached
         elif expanded:
             inner = _subgraphs(g)
-            depth[id(g)] = 1 + max(depth[id(s)] for s in inner) if inner else 0
-            g._kir_nesting = (g.structure_key(), depth[id(g)])  # type: ignore[attr-defined]
+            depth[id(g)] = g.derived["nesting_depth"] = 1 + max(depth[id(s)] for s in inner) if inner else 0
         else:
             stack.append((g, True))
             stack.extend((s, False) for s in _subgraphs(g) if id(s) not in depth)

@@ -90,22 +90,16 @@ class ShapeInterpreter(Interpreter[TensorSpec]):
         return TensorSpec(x.shape[:2] + out.shape[1:], out.dtype)
 
 
-_MEMO_ATTR = "_kir_shape_memo"
 _MEMO_SIZE = 64
 """Input-spec combinations remembered per sub-graph (one more starts the memo over)."""
 
 
 def _memo(graph: Graph) -> dict[tuple[TensorSpec, ...], list[TensorSpec]]:
-    """The output-spec memo of `graph`, emptied when its structure changed since it was filled
-    (an edit through the graph drops its `structure_key`)."""
-    key = graph.structure_key()
-    memo = graph.__dict__.get(_MEMO_ATTR)
-    if memo is None or memo[0] != key:
-        memo = (key, {})
-        setattr(graph, _MEMO_ATTR, memo)
-    elif len(memo[1]) >= _MEMO_SIZE:
-        memo[1].clear()
-    return memo[1]
+    """The output-spec memo of `graph` (in `graph.derived`, so any edit through the graph empties it)."""
+    memo = graph.derived.setdefault("output_specs", {})
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    return memo
 
 
 def nested_errors(where: str, fn: Callable[..., T], *args: object) -> T:

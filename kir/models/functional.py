@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -48,12 +49,10 @@ def nesting_depth(root: Layer) -> int:
 def _deep(method: Any) -> Any:
     """Run `method` with room on Python's stack for the model's nesting depth (issue 11: the graph
     builder, interpreters and (de)serializers recurse once per nested model)."""
-    import functools
-
     @functools.wraps(method)
     def wrapper(self: Model, *args: Any, **kwargs: Any) -> Any:
         epoch = weights_epoch()  # bumped by every change of a model's structure too
-        cached = self.__dict__.get("_nesting_cache")
+        cached = self._nesting_cache
         if cached is None or cached[0] != epoch:
             cached = self._nesting_cache = (epoch, nesting_depth(self))
         with recursion_room(cached[1], f"model '{self.name}'"):
@@ -96,7 +95,9 @@ class Model(Layer):
         """While a subclassed model's call() is traced: the tensors its add_loss() got (kir.models.subclassed)."""
         self._compile_args: tuple | None = None
         """compile()'s arguments given before a subclassed model was built (compiled again once it is)."""
-        self._model_keys = frozenset(vars(self)) | {"_model_keys", "_nesting_cache"}
+        self._nesting_cache: tuple[int, int] | None = None
+        """(weights epoch, nesting depth) for `_deep`'s recursion room."""
+        self._model_keys = frozenset(vars(self)) | {"_model_keys"}
         """Attributes of Model itself: the others are a subclass's (Keras' tracked sub-layers)."""
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
