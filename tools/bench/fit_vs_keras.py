@@ -1,8 +1,9 @@
 """Training throughput of kir's TensorFlow backend against Keras 3 on the same TensorFlow.
 
 Identical models (same layers, same initial weights), same data, same optimizer; each epoch is
-timed alternately kir / Keras after one warm-up epoch each (tracing + XLA compilation), and the
-median samples/second of each is compared.
+timed in turns kir / Keras / a second kir copy after one warm-up epoch each (tracing + XLA
+compilation), and the median samples/second of each is compared. The A/A column (second kir copy
+/ first) is the noise floor of a ratio on this machine.
 
     PYTHONPATH=. python tools/bench/fit_vs_keras.py [--repeats 5] [--models mlp,cnn,lstm]
 """
@@ -57,23 +58,24 @@ def lstm():
 MODELS = {"mlp": mlp, "cnn": cnn, "lstm": lstm}
 
 
-def run(name: str, batch_size: int, repeats: int) -> tuple[float, float]:
+def run(name: str, batch_size: int, repeats: int) -> tuple[float, float, float]:
+    """Samples/s of kir, Keras and a second kir copy (the A/A reference), epochs timed in turns."""
     ours, theirs, x, y, loss = MODELS[name]()
+    twin = MODELS[name]()[0]
     theirs.set_weights(ours.get_weights())
-    ours.compile(optimizer=kir.optimizers.RMSprop(), loss=loss, metrics=["accuracy"])
-    theirs.compile(optimizer=keras.optimizers.RMSprop(), loss=loss, metrics=["accuracy"])
-    ours.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: trace + compile
-    theirs.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    t_ours, t_theirs = [], []
+    twin.set_weights(ours.get_weights())
+    models = (ours, theirs, twin)
+    for model, opt in zip(models, (kir.optimizers.RMSprop(), keras.optimizers.RMSprop(), kir.optimizers.RMSprop())):
+        model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+        model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: trace + compile
+    times: list[list[float]] = [[], [], []]
     for _ in range(repeats):
-        t = time.perf_counter()
-        ours.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-        t_ours.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        theirs.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-        t_theirs.append(time.perf_counter() - t)
+        for model, timed in zip(models, times):
+            t = time.perf_counter()
+            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+            timed.append(time.perf_counter() - t)
     n = len(x)
-    return n / statistics.median(t_ours), n / statistics.median(t_theirs)
+    return tuple(n / statistics.median(timed) for timed in times)
 
 
 def main() -> None:
@@ -85,12 +87,13 @@ def main() -> None:
     gpus = tf.config.list_physical_devices("GPU")
     device = "GPU: " + ", ".join(d.name for d in gpus) if gpus else f"CPU ({os.cpu_count()} cores)"
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {device}, {platform.processor() or 'cpu'}")
-    print("| model | batch | kir samples/s | Keras samples/s | kir/Keras |")
-    print("|---|---:|---:|---:|---:|")
+    print("| model | batch | kir samples/s | Keras samples/s | kir/Keras | A/A |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in args.models.split(","):
         for bs in (int(b) for b in args.batch_sizes.split(",")):
-            ours, theirs = run(name, bs, args.repeats)
-            print(f"| {name} | {bs} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} |", flush=True)
+            ours, theirs, twin = run(name, bs, args.repeats)
+            print(f"| {name} | {bs} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f} | {twin / ours:.2f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
