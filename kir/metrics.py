@@ -19,7 +19,7 @@ import numpy as np
 
 import kir.backend as K
 from kir import losses as _losses
-from kir.errors import ConfigError, check_positive_int, unknown_name
+from kir.errors import ConfigError, ShapeError, check_positive_int, unknown_name
 from kir.losses import squeeze_or_expand_to_same_rank
 
 MetricFn = Callable[..., Any]
@@ -100,6 +100,10 @@ class Metric:
 
     def state_size(self) -> int:
         raise NotImplementedError
+
+    def build(self, y_pred_shape: Sequence[int | None] | None) -> None:
+        """Fix what depends on the prediction shape (AUC's labels) before the first batch; most
+        metrics need nothing (Keras builds a metric's variables on its first update_state)."""
 
     def batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> list:
         raise NotImplementedError
@@ -239,10 +243,14 @@ def _filter_top_k(x: Any, k: int):
 
 def confusion_counts(y_true: Any, y_pred: Any, thresholds: Sequence[float], conditions: Sequence[str],
                      top_k: int | None = None, class_id: int | None = None, sample_weight: Any = None,
-                     evenly: bool | None = None) -> list:
+                     evenly: bool | None = None, multi_label: bool = False, label_weights: Any = None) -> list:
     """Per threshold, the (weighted) counts of each condition ('tp', 'fp', 'tn', 'fn') in one batch,
     as keras.metrics' update_confusion_matrix_variables counts them (a prediction is positive when
-    above the threshold; evenly spaced thresholds are counted by Keras' bucket rule)."""
+    above the threshold; evenly spaced thresholds are counted by Keras' bucket rule).
+
+    Counts have shape (thresholds,), or (thresholds, labels) with `multi_label` (one column of
+    y_pred per label); `label_weights` (one per column) scale each label's entries of the
+    flattened data, as Keras does when multi_label is False."""
     y_true = K.cast(y_true, "float32")
     y_pred = K.cast(y_pred, "float32")
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
@@ -258,21 +266,29 @@ def confusion_counts(y_true: Any, y_pred: Any, thresholds: Sequence[float], cond
         y_true = y_true[..., class_id:class_id + 1]
         y_pred = y_pred[..., class_id:class_id + 1]
     n = len(thresholds)
+    # one row per threshold; multi_label keeps a column per label: (1, samples, labels)
+    flat = [1, -1, K.int_shape(y_pred)[-1]] if multi_label else [1, -1]
+    column_shape = (n, 1, 1) if multi_label else (n, 1)
     if evenly is None:
         evenly = evenly_distributed(thresholds)
     if evenly:  # bucket i holds predictions in (t_i-1, t_i]; positive at threshold i when bucket >= i
         bucket = K.ceil(K.clip(y_pred, 0.0, 1.0) * np.float32(n - 1)) - 1.0
         if thresholds[0] < 0.0 or thresholds[-1] > 1.0:
             bucket = K.relu(bucket)
-        column = np.arange(n, dtype="float32").reshape(n, 1)
-        pred_is_pos = K.greater_equal(K.reshape(bucket, [1, -1]), column)
+        column = np.arange(n, dtype="float32").reshape(column_shape)
+        pred_is_pos = K.greater_equal(K.reshape(bucket, flat), column)
     else:
-        column = np.asarray(thresholds, dtype="float32").reshape(n, 1)
-        pred_is_pos = K.greater(K.reshape(y_pred, [1, -1]), column)
-    label_is_pos = K.not_equal(K.reshape(y_true, [1, -1]), 0.0)
+        column = np.asarray(thresholds, dtype="float32").reshape(column_shape)
+        pred_is_pos = K.greater(K.reshape(y_pred, flat), column)
+    label_is_pos = K.not_equal(K.reshape(y_true, flat), 0.0)
     weights = None
     if sample_weight is not None:
-        weights = K.reshape(sample_weight + K.zeros_like(y_pred), [1, -1])
+        weights = sample_weight + K.zeros_like(y_pred)
+    if label_weights is not None:  # Keras broadcasts them (as a row) over y_pred
+        label_weights = K.zeros_like(y_pred) + np.asarray(label_weights, dtype="float32")
+        weights = label_weights if weights is None else weights * label_weights
+    if weights is not None:
+        weights = K.reshape(weights, flat)
     cells = {"tp": (label_is_pos, pred_is_pos), "fp": (K.logical_not(label_is_pos), pred_is_pos),
              "tn": (K.logical_not(label_is_pos), K.logical_not(pred_is_pos)),
              "fn": (label_is_pos, K.logical_not(pred_is_pos))}
@@ -371,19 +387,24 @@ class Recall(Precision):
 
 
 class AUC(Metric):
-    """Area under the ROC or PR curve, a Riemann sum over `num_thresholds` thresholds (Keras' AUC:
-    `curve` 'ROC' or 'PR', `summation_method` 'interpolation', 'minoring' or 'majoring',
-    explicit `thresholds`, `from_logits`). Single-label only (multi_label=False)."""
+    """Area under the ROC, PR or PR-gain curve, a Riemann sum over `num_thresholds` thresholds, as
+    keras.metrics.AUC computes it: `curve` 'ROC', 'PR' or 'PRGAIN', `summation_method`
+    'interpolation' (Davis & Goadrich's for PR), 'minoring' or 'majoring', explicit `thresholds`,
+    `from_logits`. With `multi_label` each column of y_pred is a label with its own counts and the
+    result is the mean of the label AUCs (weighted by `label_weights`); without it the data is
+    flattened and `label_weights` weigh each column's entries. `num_labels` is optional: the
+    counts are sized from y_pred's columns when the model is compiled or on the first update."""
 
     conditions = _CONDITIONS
+    CURVES = {"ROC": "ROC", "roc": "ROC", "PR": "PR", "pr": "PR", "PRGAIN": "PRGAIN", "prgain": "PRGAIN"}
+    """Keras' AUCCurve.from_str spellings."""
+    SUMMATION_METHODS = ("interpolation", "majoring", "minoring")
+    """Keras' AUCSummationMethod values (the capitalised spellings are accepted too)."""
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC", summation_method: str = "interpolation",
                  name: str | None = None, dtype: Any = None, thresholds: Sequence[float] | None = None,
                  multi_label: bool = False, num_labels: int | None = None, label_weights: Any = None,
                  from_logits: bool = False) -> None:
-        if multi_label or num_labels is not None or label_weights is not None:
-            raise ConfigError("AUC: multi_label, num_labels and label_weights are not supported by kir; "
-                              "use AUC() per output, or class_id-style slicing of the predictions")
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
             inner = sorted(_thresholds(list(thresholds), 0.5))
@@ -397,47 +418,112 @@ class AUC(Metric):
             inner = [(i + 1) * 1.0 / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
             self.evenly = True
         self.thresholds = [0.0 - K.epsilon()] + inner + [1.0 + K.epsilon()]
-        curves = {"roc": "ROC", "pr": "PR"}
-        if str(curve).lower() not in curves:
-            raise ConfigError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
-        methods = ("interpolation", "majoring", "minoring")
-        if str(summation_method).lower() not in methods:
-            raise ConfigError(f"AUC: summation_method must be one of {', '.join(map(repr, methods))}, "
-                              f"got {summation_method!r}")
-        self.curve = curves[str(curve).lower()]
-        self.summation_method = str(summation_method).lower()
+        if curve not in self.CURVES:
+            raise ConfigError(f"AUC: curve must be 'ROC', 'PR' or 'PRGAIN', got {curve!r}")
+        methods = {m: m for m in self.SUMMATION_METHODS} | {m.title(): m for m in self.SUMMATION_METHODS}
+        if summation_method not in methods:
+            raise ConfigError(f"AUC: summation_method must be one of "
+                              f"{', '.join(map(repr, self.SUMMATION_METHODS))}, got {summation_method!r}")
+        self.curve = self.CURVES[curve]
+        self.summation_method = methods[summation_method]
         self.from_logits = bool(from_logits)
+        self.multi_label = bool(multi_label)
+        if num_labels is not None:
+            if not self.multi_label:
+                raise ConfigError(f"AUC: num_labels={num_labels!r} is needed only when multi_label is True; "
+                                  f"pass multi_label=True or drop num_labels")
+            num_labels = check_positive_int(num_labels, "AUC: num_labels")
+        self.num_labels = num_labels
+        self._num_labels = num_labels
+        self.label_weights = _label_weights(label_weights)
+        if self.label_weights is not None and num_labels is not None and len(self.label_weights) != num_labels:
+            raise ConfigError(f"AUC: label_weights has {len(self.label_weights)} values but num_labels="
+                              f"{num_labels}; give one weight per label")
         super().__init__(name)
 
     def state_size(self) -> int:
-        return 4 * self.num_thresholds
+        if not self.multi_label:
+            return 4 * self.num_thresholds
+        return 4 * self.num_thresholds * (self._num_labels or 0)  # 0 until the labels are known
+
+    def build(self, y_pred_shape: Sequence[int | None] | None) -> None:
+        """Size the counts from y_pred's shape (Keras' `_build`): one column per label with
+        multi_label, which needs y_pred of rank 2; check label_weights against the columns."""
+        if y_pred_shape is None:
+            return
+        shape = tuple(y_pred_shape)
+        columns = shape[-1] if shape else None
+        if self.multi_label:
+            if len(shape) != 2:
+                raise ShapeError(f"AUC '{self.name}': y_pred must have rank 2 (samples, labels) when "
+                                 f"multi_label=True, got shape {shape}; flatten the labels or use "
+                                 f"multi_label=False")
+            if columns is None:
+                raise ShapeError(f"AUC '{self.name}': the number of labels (y_pred's last dimension) is "
+                                 f"unknown in shape {shape}; pass num_labels=...")
+            if self._num_labels is None:
+                self._num_labels = int(columns)
+                self.reset_state()
+            elif columns != self._num_labels:
+                raise ShapeError(f"AUC '{self.name}': y_pred has {columns} labels but the metric counts "
+                                 f"{self._num_labels} (num_labels or its first batch); use a new AUC per "
+                                 f"model output")
+        lw = self.label_weights
+        if lw is not None and columns is not None and len(lw) not in (1, columns):
+            raise ShapeError(f"AUC '{self.name}': label_weights has {len(lw)} values but y_pred has {columns} "
+                             f"labels (shape {shape}); give one weight per column of y_pred")
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        self.build(K.int_shape(y_pred) if K.is_tensor(y_pred) else np.shape(y_pred))
+        super().update_state(y_true, y_pred, sample_weight)
 
     def batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> list:
+        self.build(K.int_shape(y_pred))
         if self.from_logits:
             y_pred = K.sigmoid(y_pred)
         return confusion_counts(y_true, y_pred, self.thresholds, self.conditions, sample_weight=sample_weight,
-                                evenly=self.evenly)
+                                evenly=self.evenly, multi_label=self.multi_label,
+                                label_weights=None if self.multi_label else self.label_weights)
 
     def result_from(self, state: np.ndarray) -> float:
-        tp, fp, tn, fn = np.reshape(state, (4, -1))
+        if not np.size(state):  # multi_label with no batch seen yet: no labels, no counts
+            return 0.0
+        shape = (4, self.num_thresholds) + ((self._num_labels,) if self.multi_label else ())
+        tp, fp, tn, fn = np.reshape(state, shape)
         if self.curve == "PR" and self.summation_method == "interpolation":
-            return float(self._interpolate_pr(tp, fp, fn))
-        recall = _divide_no_nan(tp, tp + fn)
+            terms = self._interpolate_pr(tp, fp, fn)
+        else:
+            x, y = self._curve(tp, fp, tn, fn)
+            if self.summation_method == "interpolation":
+                heights = (y[:-1] + y[1:]) / 2.0
+            elif self.summation_method == "minoring":
+                heights = np.minimum(y[:-1], y[1:])
+            else:
+                heights = np.maximum(y[:-1], y[1:])
+            terms = (x[:-1] - x[1:]) * heights
+        if not self.multi_label:
+            return float(np.sum(terms))
+        by_label = np.sum(terms, axis=0)
+        if self.label_weights is None:
+            return float(np.mean(by_label))
+        weights = np.broadcast_to(self.label_weights.astype(np.float64), by_label.shape)
+        return float(_divide_no_nan(np.sum(by_label * weights), np.sum(weights)))
+
+    def _curve(self, tp: np.ndarray, fp: np.ndarray, tn: np.ndarray, fn: np.ndarray):
+        """The curve's (x, y) per threshold: (fp rate, recall), (recall, precision) or Keras' PR gain."""
         if self.curve == "ROC":
-            x, y = _divide_no_nan(fp, fp + tn), recall
-        else:
-            x, y = recall, _divide_no_nan(tp, tp + fp)
-        if self.summation_method == "interpolation":
-            heights = (y[:-1] + y[1:]) / 2.0
-        elif self.summation_method == "minoring":
-            heights = np.minimum(y[:-1], y[1:])
-        else:
-            heights = np.maximum(y[:-1], y[1:])
-        return float(np.sum((x[:-1] - x[1:]) * heights))
+            return _divide_no_nan(fp, fp + tn), _divide_no_nan(tp, tp + fn)
+        if self.curve == "PR":
+            return _divide_no_nan(tp, tp + fn), _divide_no_nan(tp, tp + fp)
+        scaling = _divide_no_nan(tp + fn, tn + fp)  # P / N
+        recall_gain = np.where(tp == 0, 0.0, 1.0 - scaling * _divide_no_nan(fn, tp))
+        precision_gain = np.where(tp == 0, 1.0, 1.0 - scaling * _divide_no_nan(fp, tp))
+        return np.maximum(recall_gain, 0.0), precision_gain
 
     @staticmethod
-    def _interpolate_pr(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> float:
-        """Davis & Goadrich's interpolated PR-AUC, as Keras computes it."""
+    def _interpolate_pr(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+        """Davis & Goadrich's interpolated PR-AUC, as Keras computes it: the area between
+        consecutive thresholds (per label when the counts have a label axis)."""
         dtp = tp[:-1] - tp[1:]
         p = tp + fp
         dp = p[:-1] - p[1:]
@@ -445,16 +531,33 @@ class AUC(Metric):
         intercept = tp[1:] - prec_slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
         safe_p_ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
-        increment = _divide_no_nan(prec_slope * (dtp + intercept * np.log(safe_p_ratio)),
-                                   np.maximum(tp[1:] + fn[1:], 0))
-        return float(np.sum(increment))
+        return _divide_no_nan(prec_slope * (dtp + intercept * np.log(safe_p_ratio)),
+                              np.maximum(tp[1:] + fn[1:], 0))
 
     def get_config(self) -> dict[str, Any]:
         config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
-                  "summation_method": self.summation_method, "from_logits": self.from_logits}
+                  "summation_method": self.summation_method, "multi_label": self.multi_label,
+                  "num_labels": self.num_labels,
+                  "label_weights": None if self.label_weights is None else self.label_weights.tolist(),
+                  "from_logits": self.from_logits}
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
         return config
+
+
+def _label_weights(label_weights: Any) -> np.ndarray | None:
+    """AUC's label_weights as a float32 vector, refused unless finite and non-negative (Keras' rule)."""
+    if label_weights is None:
+        return None
+    try:
+        weights = np.asarray(label_weights, dtype=np.float32)
+    except (TypeError, ValueError):
+        weights = None
+    if weights is None or weights.ndim != 1 or weights.size == 0 or not np.all(np.isfinite(weights)) \
+            or np.any(weights < 0):
+        raise ConfigError(f"AUC: label_weights must be a non-empty list of finite non-negative numbers, one "
+                          f"per label, got {label_weights!r}")
+    return weights
 
 
 def _snake(name: str) -> str:
@@ -507,6 +610,7 @@ def get(identifier: Any, y_true_shape: tuple | None = None, y_pred_shape: tuple 
     accuracy as Keras does; a metric made from a name keeps the name the user wrote, as in Keras.
     """
     if isinstance(identifier, Metric):
+        identifier.build(y_pred_shape)  # sized before training allocates its accumulator slots
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
