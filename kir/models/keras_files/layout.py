@@ -123,6 +123,33 @@ def legacy_order(node: Node) -> list[tuple[Layer, str]]:
     return [(lay, n) for lay, n, t in slots if t] + [(lay, n) for lay, n, t in slots if not t]
 
 
+def legacy_paths(root: Node) -> dict[tuple[int, str], str]:
+    """Keras 3's `variable.path` of each weight under `root` (what legacy HDF5 files list as
+    `weight_names`): the name scopes the weight was built in. A layer builds its weights in its own
+    scope (`dense/kernel`) and its sub-layers in it too (`lstm/lstm_cell/kernel`,
+    `bi/forward_gru/gru_cell/kernel`, `td/step_dense/kernel`); a Sequential builds its layers in its
+    scope (`seq/dense/kernel`), a Functional in none (`dense/kernel`), and a model keeps the paths
+    of its own build wherever it is used later."""
+    paths: dict[tuple[int, str], str] = {}
+
+    def visit(node: Node, prefix: str) -> None:
+        layer = node.layer
+        if node.key[1] == "self" and isinstance(layer, Model):
+            scope = f"{layer.name}/" if isinstance(layer, Sequential) else ""
+        elif node.key[1] == "self":
+            scope = f"{prefix}{layer.name}/"
+        else:  # a Keras sub-object of the kir layer: an RNN's cell; MHA's projections (names carry their prefix)
+            scope = f"{prefix}{node.name}/" if node.key[1] == "cell" else prefix
+        for name in node.weights:
+            paths.setdefault((id(layer), name), scope + name)
+        for _, child in node.children:
+            for member in child if isinstance(child, list) else [child]:
+                visit(member, scope)
+
+    visit(root, "")
+    return paths
+
+
 # --------------------------------------------------------------------------- Keras 3 layout
 def _layers_group(h5: Any) -> str:
     """tf.keras 2.13-2.15 named the layers group `_layer_checkpoint_dependencies`."""

@@ -18,7 +18,7 @@ from kir.errors import KirError, LoadError
 from kir.layers.base import Layer
 from kir.layers.budget import weight_budget
 from kir.models.functional import Model
-from kir.models.keras_files import layout, safety, values
+from kir.models.keras_files import extras, layout, safety, values
 from kir.models.keras_files.model_config import ConfigReader, UnsupportedLayersError
 
 CONFIG = "config.json"
@@ -87,8 +87,9 @@ def _archive_weights(zf: zipfile.ZipFile) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def open_archive(path: str) -> Iterator[tuple[Any, str, Callable[[], Any]]]:
-    """(parsed config.json, flavour, opener of the weights file) of a `.keras` archive."""
+def open_archive(path: str) -> Iterator[tuple[Any, str, Callable[[], Any], dict[str, list]]]:
+    """(parsed config.json, flavour, opener of the weights file, kir's input dim names from
+    metadata.json) of a `.keras` archive."""
     with zipfile.ZipFile(path) as zf:
         names = {info.filename for info in safety.check_member_names(zf)}
         if CONFIG not in names:
@@ -103,7 +104,8 @@ def open_archive(path: str) -> Iterator[tuple[Any, str, Callable[[], Any]]]:
             metadata = safety.parse_json(safety.read_member(zf, METADATA, safety.MAX_METADATA_BYTES), METADATA)
         version = str(metadata.get("keras_version", "3")) if isinstance(metadata, dict) else "3"
         flavour = values.KERAS2 if version.startswith(("1.", "2.")) else values.KERAS3
-        yield config, flavour, lambda: _archive_weights(zf)
+        kir_extras = metadata.get(extras.METADATA_KEY) if isinstance(metadata, dict) else None
+        yield config, flavour, lambda: _archive_weights(zf), extras.dim_names(kir_extras, METADATA)
 
 
 @contextlib.contextmanager
@@ -119,8 +121,8 @@ def _h5_flavour(h5: Any) -> str:
 
 
 # --------------------------------------------------------------------------- models
-def _build(config: Any, flavour: str) -> tuple[Model, ConfigReader]:
-    reader = ConfigReader(flavour)
+def _build(config: Any, flavour: str, dim_names: dict[str, list] | None = None) -> tuple[Model, ConfigReader]:
+    reader = ConfigReader(flavour, dim_names)
     return reader.read(config), reader
 
 
@@ -136,9 +138,9 @@ def _budget(group: Any) -> Any:
 
 def load_archive(path: str) -> Model:
     def action() -> Model:
-        with open_archive(path) as (config, flavour, weights), weights() as h5:
+        with open_archive(path) as (config, flavour, weights, dim_names), weights() as h5:
             with _budget(h5):
-                model, reader = _build(config, flavour)
+                model, reader = _build(config, flavour, dim_names)
             layout.assign(layout.read_layout(h5, layout.tree(model, reader.orders), WEIGHTS))
         return model
 
@@ -154,8 +156,12 @@ def load_hdf5(path: str) -> Model:
                 raise LoadError(f"the HDF5 file has no model_config{hint}")
             config = safety.parse_json(safety.text_attr(h5, "model_config", "the file"), "model_config")
             weights = safety.child(h5, "model_weights", "group", "the file")
+            dim_names = {}
+            if extras.H5_ATTR in h5.attrs:
+                raw = safety.text_attr(h5, extras.H5_ATTR, "the file")
+                dim_names = extras.dim_names(safety.parse_json(raw, extras.H5_ATTR), extras.H5_ATTR)
             with _budget(weights):
-                model, reader = _build(config, _h5_flavour(h5))
+                model, reader = _build(config, _h5_flavour(h5), dim_names)
             layout.assign(layout.read_legacy(weights, _top_level_pairs(model, reader), "model_weights"))
         return model
 
@@ -177,7 +183,7 @@ def read_model_config(path: str) -> Any:
     """The parsed model config of a `.keras` archive or legacy `.h5` file (nothing is built)."""
     def action() -> Any:
         if sniff(path) == "zip":
-            with open_archive(path) as (config, _, _):
+            with open_archive(path) as (config, _, _, _):
                 return config
         with open_hdf5(path) as h5:
             return safety.parse_json(safety.text_attr(h5, "model_config", "the file"), "model_config")
@@ -210,7 +216,7 @@ def load_weights(model: Model, filepath: str | os.PathLike) -> None:
     def action() -> None:
         kind = sniff(path)
         if kind == "zip":
-            with open_archive(path) as (_, _, weights), weights() as h5:
+            with open_archive(path) as (_, _, weights, _), weights() as h5:
                 found = layout.read_layout(h5, layout.tree(model), WEIGHTS)
         elif kind == "hdf5":
             with open_hdf5(path) as h5:

@@ -308,7 +308,16 @@ def text_attr(obj: Any, name: str, where: str) -> str:
 
 
 def text_list_attr(obj: Any, name: str, where: str) -> list[str]:
-    """A list-of-strings attribute (`layer_names`, `weight_names`); Keras writes an empty float array for []."""
+    """A list-of-strings attribute (`layer_names`, `weight_names`); Keras writes an empty float array for [],
+    and a list over 64 KB in chunks `<name>0`, `<name>1`, ..."""
+    if name not in obj.attrs and f"{name}0" in obj.attrs:
+        chunks, k = [], 0
+        while f"{name}{k}" in obj.attrs and k <= MAX_ATTR_ITEMS:
+            chunks.extend(text_list_attr(obj, f"{name}{k}", where))
+            k += 1
+            if len(chunks) > MAX_ATTR_ITEMS:
+                raise LoadError(f"attribute '{name}' of {where} has too many items")
+        return chunks
     value = _attr(obj, name, where)
     items = np.asarray(value).reshape(-1).tolist()
     out = []

@@ -17,7 +17,7 @@ from typing import IO
 from kir import fileio
 from kir.errors import ConfigError
 from kir.models.functional import Model
-from kir.models.keras_files import layout, safety
+from kir.models.keras_files import extras, layout, safety
 from kir.models.keras_files.config_writer import ConfigWriter
 from kir.models.keras_files.reader import CONFIG, METADATA, WEIGHTS
 from kir.version import __version__
@@ -31,7 +31,7 @@ def atomic_file(path: str, what: str, overwrite: bool) -> contextlib.AbstractCon
     return fileio.atomic_write(path, what, overwrite)
 
 
-def _check_model(model: Model) -> None:
+def check_model(model: Model) -> None:
     if not isinstance(model, Model):
         raise ConfigError(f"only kir models can be saved, got {type(model).__name__}")
     if not model.inputs:
@@ -48,10 +48,14 @@ def _weights_h5(model: Model, handle: IO[bytes]) -> None:
 def save_keras(model: Model, filepath: str | os.PathLike, overwrite: bool = True) -> None:
     """Write a Keras 3 `.keras` archive (metadata.json, config.json, model.weights.h5, stored)."""
     path = os.fspath(filepath)
-    _check_model(model)
+    check_model(model)
     config = json.dumps(ConfigWriter().entry(model))
-    metadata = json.dumps({"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
-                           "saved_by": f"kir {__version__}"})
+    meta = {"keras_version": KERAS_VERSION, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
+            "saved_by": f"kir {__version__}"}
+    kir_extras = extras.collect(model)
+    if kir_extras:  # Keras never reads metadata.json back: kir's input dim names travel there
+        meta[extras.METADATA_KEY] = kir_extras
+    metadata = json.dumps(meta)
     with atomic_file(path, f"model '{model.name}'", overwrite) as handle, zipfile.ZipFile(handle, "w") as zf:
         weights = io.BytesIO()
         _weights_h5(model, weights)
@@ -66,6 +70,6 @@ def save_weights(model: Model, filepath: str | os.PathLike, overwrite: bool = Tr
     if not path.endswith(".weights.h5"):
         raise ConfigError(f"save_weights writes Keras 3's weights format, whose file names end in '.weights.h5'; "
                           f"got '{path}' (use model.save('m.kir') or 'm.keras' for a whole model)")
-    _check_model(model)
+    check_model(model)
     with atomic_file(path, f"the weights of model '{model.name}'", overwrite) as handle:
         _weights_h5(model, handle)
