@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kir import callbacks as callbacks_module
 from kir.errors import ConfigError, FeedError, check_positive_int
+from kir.ir import live
 from kir.training.compile import require_compiled
 from kir.training.data import Arrays, prepare, split_validation, unpack_validation
 from kir.training.distributed import distribute_batch
@@ -102,6 +103,8 @@ def _drive(eng: Engine, calls, steps: int | None, start: int, cbs, progbar, hook
     for step, (fn, args) in enumerate(calls, start):
         if want_begin:
             getattr(cbs, begin_hook)(step, {})
+        if state is not None and state.dirty:
+            state.push()  # a callback set weights: this step starts from them
         fn(*args)
         done = step + 1
         if state is not None:
@@ -134,7 +137,7 @@ def _stream_calls(eng: Engine, stream: Stream, epoch: int, skip: int, training: 
 
 
 def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.ndarray | None,
-                      progbar, model: TrainableModel) -> None:
+                      progbar, model: TrainableModel, state: TrainingState) -> None:
     """One epoch with several steps per call (used when no callback watches single batches)."""
     xs, ys, sws = tensors
     index = order if order is not None else np.arange(n, dtype=np.int32)
@@ -144,6 +147,8 @@ def _run_train_chunks(eng: Engine, tensors, n: int, batch_size: int, order: np.n
     rows = index[: full * batch_size].reshape(full, batch_size)
     done = 0
     while done < steps:
+        if state.dirty:
+            state.push()
         if done + k <= full:
             eng.chunk_function_for(k)(xs, ys, sws, tf.constant(rows[done:done + k], tf.int32))
             done += k
@@ -164,10 +169,13 @@ def _run_iterator_chunks(eng: Engine, source: IteratorStream, steps: int, progba
     first, iterator = source.start_in_graph()
     done = 0
     if first is not None:  # the batch fit looked at to size the engine (checked on the host)
+        state.push()
         eng.batch_function(True)(*source.to_lists(first))
         done = 1
     k = max(1, min(steps, eng.cfg.steps_per_execution or CHUNK_STEPS))
     while done < steps:
+        if state.dirty:
+            state.push()
         n = k if done + k <= steps else 1
         _checked(source, done, eng.iterator_function_for(n, source.graph_lists), iterator)
         done += n
@@ -215,59 +223,67 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
     verbose = _verbose(verbose)
     seed = fit_seed()
     need_y = _needs_y(cfg)
-    if is_stream(x):
-        if validation_split:
-            raise ConfigError(f"fit(validation_split=) needs arrays; x is a {type(x).__name__}: pass "
-                              f"validation_data instead")
-        source: Arrays | Stream = stream_for(model, x, y, sample_weight, class_weight, steps_per_epoch, shuffle,
-                                             seed, need_y, "fit")
-        sample = source.first()
-    else:
-        if steps_per_epoch is not None:
-            raise ConfigError("fit(steps_per_epoch=) applies to generators, PyDatasets and tf.data datasets; "
-                              "with arrays, their size and batch_size set the steps")
-        _built_for(model, x, "fit")
-        data = prepare(model, x, y, sample_weight, class_weight, need_y=need_y)
-        if data.n == 0:
-            raise FeedError(f"fit() of model '{model.name}' got no samples")
-        source = sample = data
+    source: Arrays | Stream | None = None
     val: Arrays | Stream | None = None
-    if validation_data is not None:
-        val = _validation_source(model, validation_data, validation_steps, need_y, seed)
-    elif validation_split:
-        source, val = split_validation(source, validation_split)
-        sample = source
-    eng = engine_for(model, cfg, sample)
-    if isinstance(val, Arrays):
-        check_values(eng, val)  # ids and sparse labels in range, as engine_for checked the training data
-    if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
-        source = ArrayStream(model, source, batch_size, shuffle, seed, "fit")
-    if isinstance(val, Arrays) and (eng.strategy is not None or nbytes(val) > device_budget()):
-        val = ArrayStream(model, val, _batch_size(validation_batch_size or batch_size, "fit"), False, seed, "fit")
-    on_device = isinstance(source, Arrays)
-    tensors = device_arrays(source) if on_device else None
-    val_tensors = device_arrays(val) if isinstance(val, Arrays) else None
-    steps = -(-source.n // batch_size) if on_device else source.steps
-    if steps is None and isinstance(source, IteratorStream):
-        steps = source.in_graph_steps()  # a dataset of known cardinality
-    params = {"epochs": epochs, "steps": steps, "verbose": verbose, "mode": "fit",
-              "batch_size": batch_size, "samples": source.n if on_device else None}
-    cbs, history, progbar = _callback_list(callbacks, model, verbose, params, history=True)
-    state = TrainingState(eng, seed, "device" if on_device else "stream")
-    model.history = history
-    model.stop_training = False
-    model.training_state = state
-    train_fn = eng.train_function()
-    watched = cbs.has_batch_hooks("on_train_batch_begin") or any(
-        cb is not progbar for cb in cbs._batch_hooks["on_train_batch_end"])
-    cbs.on_train_begin({})
-    first, skip = initial_epoch, 0
-    if state.resume is not None:
-        first, skip = state.resume
-        seed = state.seed
-        if not on_device:
-            source.seed = seed
-    epoch = first
+    state: TrainingState | None = None
+    try:  # worker processes and threads of streamed input end if fit fails before its loop
+        if is_stream(x):
+            if validation_split:
+                raise ConfigError(f"fit(validation_split=) needs arrays; x is a {type(x).__name__}: pass "
+                                  f"validation_data instead")
+            source = stream_for(model, x, y, sample_weight, class_weight, steps_per_epoch, shuffle, seed, need_y,
+                                "fit")
+            sample = source.first()
+        else:
+            if steps_per_epoch is not None:
+                raise ConfigError("fit(steps_per_epoch=) applies to generators, PyDatasets and tf.data datasets; "
+                                  "with arrays, their size and batch_size set the steps")
+            _built_for(model, x, "fit")
+            data = prepare(model, x, y, sample_weight, class_weight, need_y=need_y)
+            if data.n == 0:
+                raise FeedError(f"fit() of model '{model.name}' got no samples")
+            source = sample = data
+        if validation_data is not None:
+            val = _validation_source(model, validation_data, validation_steps, need_y, seed)
+        elif validation_split:
+            source, val = split_validation(source, validation_split)
+            sample = source
+        eng = engine_for(model, cfg, sample)
+        if isinstance(val, Arrays):
+            check_values(eng, val)  # ids and sparse labels in range, as engine_for checked the training data
+        if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
+            source = ArrayStream(model, source, batch_size, shuffle, seed, "fit")
+        if isinstance(val, Arrays) and (eng.strategy is not None or nbytes(val) > device_budget()):
+            val = ArrayStream(model, val, _batch_size(validation_batch_size or batch_size, "fit"), False, seed, "fit")
+        on_device = isinstance(source, Arrays)
+        tensors = device_arrays(source) if on_device else None
+        val_tensors = device_arrays(val) if isinstance(val, Arrays) else None
+        steps = -(-source.n // batch_size) if on_device else source.steps
+        if steps is None and isinstance(source, IteratorStream):
+            steps = source.in_graph_steps()  # a dataset of known cardinality
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "mode": "fit",
+                  "batch_size": batch_size, "samples": source.n if on_device else None}
+        cbs, history, progbar = _callback_list(callbacks, model, verbose, params, history=True)
+        state = TrainingState(eng, seed, "device" if on_device else "stream")
+        model.history = history
+        model.stop_training = False
+        model.training_state = state
+        train_fn = eng.train_function()
+        watched = cbs.has_batch_hooks("on_train_batch_begin") or any(
+            cb is not progbar for cb in cbs._batch_hooks["on_train_batch_end"])
+        live.register(state)  # any layer's weight read syncs, any weight write is pushed (kir.ir.live)
+        cbs.on_train_begin({})
+        first, skip = initial_epoch, 0
+        if state.resume is not None:
+            first, skip = state.resume
+            seed = state.seed
+            if not on_device:
+                source.seed = seed
+        epoch = first
+    except BaseException:
+        live.unregister(state)
+        _close(source, val)
+        raise
     try:
         for epoch in range(first, epochs):
             state.epoch, state.step = epoch, skip
@@ -280,7 +296,7 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
                     _run_steps(eng, train_fn, tensors, source.n, batch_size, order, cbs, progbar, "on_train_batch",
                                model, skip, state)
                 else:
-                    _run_train_chunks(eng, tensors, source.n, batch_size, order, progbar, model)
+                    _run_train_chunks(eng, tensors, source.n, batch_size, order, progbar, model, state)
                     state.stale = True
             else:
                 in_graph = None
@@ -295,6 +311,7 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
             skip = 0
             logs = eng.logs()
             if val is not None and (epoch + 1) % max(1, validation_freq) == 0:
+                state.push()
                 logs.update(_evaluate_source(model, eng, val, val_tensors,
                                              _batch_size(validation_batch_size or batch_size, "fit"),
                                              cbs, None, prefix="val_"))
@@ -310,13 +327,19 @@ def fit(model: TrainableModel, x: Any = None, y: Any = None, batch_size: Any = N
         cbs.on_train_end({})
         return history
     finally:
-        for stream in (source, val):
-            if isinstance(stream, Stream):
-                stream.close()
+        live.unregister(state)
+        _close(source, val)
     state.stale = True
     state.flush()
     cbs.on_train_end({})
     return history
+
+
+def _close(*sources: Any) -> None:
+    """Release the worker threads/processes of streamed sources."""
+    for source in sources:
+        if isinstance(source, Stream):
+            source.close()
 
 
 def _steps(value: Any, what: str) -> int | None:
@@ -365,19 +388,18 @@ def evaluate(model: TrainableModel, x: Any = None, y: Any = None, batch_size: An
     else:
         _built_for(model, x, "evaluate")
         source = sample = prepare(model, x, y, sample_weight, need_y=_needs_y(cfg))
-    eng = engine_for(model, cfg, sample)
-    if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
-        source = ArrayStream(model, source, batch_size, False, 0, "evaluate")
-    on_device = isinstance(source, Arrays)
-    params = {"steps": -(-source.n // batch_size) if on_device else source.steps, "verbose": verbose,
-              "mode": "evaluate"}
-    cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
     try:
+        eng = engine_for(model, cfg, sample)
+        if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
+            source = ArrayStream(model, source, batch_size, False, 0, "evaluate")
+        on_device = isinstance(source, Arrays)
+        params = {"steps": -(-source.n // batch_size) if on_device else source.steps, "verbose": verbose,
+                  "mode": "evaluate"}
+        cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
         logs = _evaluate_source(model, eng, source, device_arrays(source) if on_device else None, batch_size, cbs,
                                 progbar)
     finally:
-        if not on_device:
-            source.close()
+        _close(source)
     return _results(eng, logs, return_dict)
 
 

@@ -4,13 +4,18 @@ values.
 
 Trained values live in the program's variables during an epoch; copying them to the layers after
 every step would cost a device-to-host copy per step. Instead each step marks the state stale and
-the model syncs on demand (`get_weights`, `save`, `save_weights`, `to_graph`), so a callback reading
-weights mid-epoch sees the current values and a fit nobody looks into pays nothing.
+the model syncs on demand (`get_weights`, `save`, `save_weights`, `to_graph`, and any layer's weight
+read: the state is a `kir.ir.live` source while the fit runs), so a callback reading weights
+mid-epoch sees the current values and a fit nobody looks into pays nothing. The other way, a weight
+set from outside (a callback's `set_weights`) marks the state dirty and `push` loads it into the
+variables before the next step, all weights of that call together.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from kir.ir import live
 
 if TYPE_CHECKING:
     from kir.training.engine import Engine
@@ -26,6 +31,8 @@ class TrainingState:
         self.epoch = 0
         self.step = 0
         self.stale = False
+        self.dirty = False
+        """A weight was set from outside since the last step: `push` before the next one."""
         self.resume: tuple[int, int] | None = None
         """(epoch, step) to continue from, set when a checkpoint was restored before the first epoch."""
         self._progress: Any = None
@@ -35,7 +42,26 @@ class TrainingState:
         """Copy trained values to the layers if a step ran since the last copy."""
         if self.stale:
             self.stale = False
-            self.engine.write_back()
+            with live.writing_back():
+                self.engine.write_back()
+
+    def assigned(self) -> None:
+        """A layer weight was replaced (kir.ir.live): the next step must start from it."""
+        self.dirty = True
+
+    def push(self) -> None:
+        """Load weights set since the last step into the program's variables (a fresh graph of the
+        model, built under the weights lock, holds all of one `set_weights` call or none of it)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        from kir.training.engine import training_graph
+
+        eng = self.engine
+        graph, _ = training_graph(eng.model)
+        with eng.prog.guard.write():
+            eng.prog.sync(graph.store)
+        eng.store = graph.store
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_items(self) -> dict[str, Any]:

@@ -128,15 +128,19 @@ class Stream:
     def first(self) -> Arrays:
         """The first batch as checked numpy arrays (its shapes size the engine; kept for the first step)."""
         if self.sample is None:
-            it = self._elements(0)
             try:
-                element = next(it)
-            except StopIteration:
-                raise FeedError(f"{self.what}() of model '{self.model.name}': the data yielded no batch") from None
-            self._peeked = (it, element)
-            self.sample_element = element
-            self.sample = self._check(element)
-            self._rules()
+                it = self._elements(0)
+                try:
+                    element = next(it)
+                except StopIteration:
+                    raise FeedError(f"{self.what}() of model '{self.model.name}': the data yielded no batch") from None
+                self._peeked = (it, element)
+                self.sample_element = element
+                self.sample = self._check(element)
+                self._rules()
+            except BaseException:
+                self.close()  # a bad first batch: no worker outlives the error
+                raise
         return self.sample
 
     def _check(self, element: Any, i: int = 0) -> Arrays:
@@ -308,7 +312,8 @@ class ArrayStream(Stream):
 
 class PyDatasetStream(Stream):
     """A Keras-style PyDataset (`__len__`, `__getitem__`, `on_epoch_end`): batch order shuffled per
-    epoch when fit's `shuffle` is True (Keras 3), batches fetched ahead by `workers` threads."""
+    epoch when fit's `shuffle` is True (Keras 3), batches fetched ahead by `workers` threads, or by
+    worker processes with `use_multiprocessing=True` (kir.training.enqueuer), in order either way."""
 
     def __init__(self, model: TrainableModel, ds: Any, shuffle: bool, seed: int, need_y: bool,
                  class_weight: dict | None, what: str, steps: int | None) -> None:
@@ -319,33 +324,55 @@ class PyDatasetStream(Stream):
         except TypeError as exc:
             raise FeedError(f"{what}(): {type(ds).__name__}.__len__ failed: {exc}") from None
         self.steps = self.length if steps is None else min(steps, self.length)
-        workers = int(getattr(ds, "workers", 1) or 1)
-        if getattr(ds, "use_multiprocessing", False):
-            warnings.warn(f"{type(ds).__name__}: use_multiprocessing=True is not supported; kir fetches batches "
-                          f"with {workers} thread(s)", stacklevel=4)
-        self.workers = max(1, workers)
+        self.workers = max(1, int(getattr(ds, "workers", 1) or 1))
         self.queue = max(1, int(getattr(ds, "max_queue_size", 10) or 10))
-        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        self._enqueuer = None
+        self._pool = None
+        if getattr(ds, "use_multiprocessing", False):  # Keras: processes even for workers=1
+            from kir.training.enqueuer import OrderedEnqueuer
+
+            self._enqueuer = OrderedEnqueuer(ds, self.workers, self.queue, self._fetch_error)
+        elif self.workers > 1:
+            self._pool = ThreadPoolExecutor(self.workers)
+
+    def _fetch_error(self, i: int, exc: BaseException) -> FeedError:
+        """A failed `__getitem__(i)` as a FeedError naming the batch, keeping the original message."""
+        where = " in a worker process" if self._enqueuer is not None else ""
+        return FeedError(f"{self.what}(): {type(self.ds).__name__}.__getitem__({i}) failed{where} while fetching "
+                         f"batch index {i}: {type(exc).__name__}: {exc}")
+
+    def _get(self, i: int) -> Any:
+        try:
+            return self.ds[i]
+        except Exception as exc:
+            raise self._fetch_error(i, exc) from exc
 
     def _elements(self, epoch: int) -> Iterator[Any]:
         order = epoch_order(self.seed, epoch, self.length) if self.shuffle else np.arange(self.length)
-        order = order[:self.steps]
+        order = [int(i) for i in order[:self.steps]]
+        if self._enqueuer is not None:
+            yield from self._enqueuer.batches(order)
+            return
         if self._pool is None:
             for i in order:
-                yield self.ds[int(i)]
+                yield self._get(i)
             return
         pending: list = []
         for i in order:
-            pending.append(self._pool.submit(self.ds.__getitem__, int(i)))
+            pending.append((i, self._pool.submit(self._get, i)))
             if len(pending) >= self.queue:
-                yield pending.pop(0).result()
-        for f in pending:
+                yield pending.pop(0)[1].result()
+        for _, f in pending:
             yield f.result()
 
     def end_epoch(self) -> None:
+        if self._enqueuer is not None:
+            self._enqueuer.stop()  # workers of a cut-short epoch (steps, stop_training) end here too
         self.ds.on_epoch_end()
 
     def close(self) -> None:
+        if self._enqueuer is not None:
+            self._enqueuer.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -11,7 +11,8 @@ class PyDataset:
     """Subclass it and define `__len__` (batches per epoch) and `__getitem__(index)` (one batch:
     x, (x, y) or (x, y, sample_weight)); `on_epoch_end` runs after every epoch. `fit` shuffles
     the batch order each epoch when its `shuffle` is True and fetches batches ahead with `workers`
-    threads (`use_multiprocessing=True` falls back to threads, with a warning)."""
+    threads, or worker processes with `use_multiprocessing=True` (then the dataset must be picklable
+    under the spawn/forkserver start methods); batches arrive in order either way."""
 
     def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
         for name, value in (("workers", workers), ("max_queue_size", max_queue_size)):
