@@ -2,7 +2,9 @@
 `non_neg`, `unit_norm`, `min_max_norm`), by object, name or config.
 
 A constraint projects a weight after each optimizer step (Keras 3 assigns
-`variable.constraint(variable)` once the gradients are applied). It is written with `kir.backend`
+`variable.constraint(variable)` once the gradients are applied, inside the optimizer's `apply`, so
+not on a step the LossScaleOptimizer skips; kir's `Optimizer.apply(..., constraints)` does the
+same). It is written with `kir.backend`
 ops, so training evaluates it on the TensorFlow variables inside the step; on numpy arrays it
 gives the same values eagerly.
 """

@@ -64,10 +64,11 @@ class PReLU(Layer):
     supports_masking = True
 
     def __init__(self, alpha_initializer: Any = "Zeros", alpha_regularizer: Any = None,
-                 shared_axes: Any = None, **kwargs: Any):
+                 alpha_constraint: Any = None, shared_axes: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         _args.initializer_args(self, alpha_initializer=alpha_initializer)
         _args.regularizer_args(self, alpha_regularizer=alpha_regularizer)
+        _args.constraint_args(self, alpha_constraint=alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:

@@ -40,8 +40,6 @@ class _ConvLSTM(RankedLayer):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ConfigError(f"{where}: strides > 1 is not compatible with dilation_rate > 1 (as in Keras); got "
                               f"strides={tuple(self.strides)} and dilation_rate={tuple(self.dilation_rate)}")
-        if any(c is not None for c in (kernel_constraint, recurrent_constraint, bias_constraint)):
-            raise ConfigError(f"{where}: kernel/recurrent/bias constraints are not supported by kir; leave them None")
         self.padding = _args.padding(padding, where)
         self.data_format = _args.data_format(data_format, where)
         if self.data_format != "channels_last":
@@ -52,6 +50,8 @@ class _ConvLSTM(RankedLayer):
         self.recurrent_activation = activations.get(recurrent_activation, self.name)
         _args.initializer_args(self, recurrent_initializer=recurrent_initializer)
         _args.regularizer_args(self, recurrent_regularizer=recurrent_regularizer)
+        _args.constraint_args(self, kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                              bias_constraint=bias_constraint)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.dropout = _args.rate(dropout, f"{where}: dropout")
         self.recurrent_dropout = _args.rate(recurrent_dropout, f"{where}: recurrent_dropout")

@@ -8,7 +8,7 @@ Keras 3 ones (`update_step` in each subclass), step for step.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from kir.errors import ConfigError
@@ -166,25 +166,39 @@ class Optimizer:
         pairs = list(grads_and_vars)
         self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
-    def apply(self, grads: Sequence, variables: Sequence | None = None) -> None:
-        """One update step of `variables` by `grads` (clip, weight decay, rule, iterations += 1)."""
+    def apply(self, grads: Sequence, variables: Sequence | None = None,
+              constraints: Sequence[Callable[[Any], Any] | None] | None = None) -> None:
+        """One update step of `variables` by `grads` (clip, weight decay, rule, iterations += 1).
+        `constraints` (one per variable, None for none) then project each updated variable,
+        `v.assign(constraint(v))`: Keras 3's optimizer does this with `variable.constraint` inside
+        `apply`, so a step a LossScaleOptimizer skips projects nothing, and neither is a variable
+        without a gradient."""
         if variables is None:
             if not self.built:
                 raise ConfigError("optimizer.apply(grads) without variables needs a built optimizer")
             variables = sorted(self._index, key=self._index.get)
             variables = [r.deref() for r in variables]
         variables = list(variables)
+        if constraints is None:
+            constraints = [None] * len(variables)
+        elif len(constraints) != len(variables):
+            raise ConfigError(f"optimizer.apply: got {len(constraints)} constraints for {len(variables)} variables; "
+                              f"pass one per variable (None for an unconstrained one)")
         if not self.built:
             self.build(variables)
-        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        if pairs:
-            grads = self._clip([g for g, _ in pairs])
-            variables = [v for _, v in pairs]
+        triples = [(g, v, c) for g, v, c in zip(grads, variables, constraints) if g is not None]
+        if triples:
+            grads = self._clip([g for g, _, _ in triples])
+            variables = [v for _, v, _ in triples]
             self._apply_weight_decay(variables)
             lr = self.learning_rate
             self.before_update(lr)
             for g, v in zip(grads, variables):
                 self.update_step(g, v, lr)
+            tf = _tf()
+            for _, v, constraint in triples:
+                if constraint is not None:
+                    v.assign(tf.cast(constraint(v), v.dtype))
         self._iterations.assign_add(1)
 
     def before_update(self, learning_rate: Any) -> None:

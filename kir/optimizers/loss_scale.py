@@ -10,7 +10,7 @@ step is skipped), and doubles after `dynamic_growth_steps` finite steps in a row
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kir.errors import ConfigError
@@ -81,9 +81,11 @@ class LossScaleOptimizer(Optimizer):
         scale = self.dynamic_scale if self.built else self.initial_scale
         return loss * scale
 
-    def apply(self, grads: Sequence, variables: Sequence | None = None) -> None:
+    def apply(self, grads: Sequence, variables: Sequence | None = None,
+              constraints: Sequence[Callable[[Any], Any] | None] | None = None) -> None:
         """Unscale and apply `grads` if all are finite (the scale doubles every `dynamic_growth_steps`
-        such steps); otherwise skip the step and halve the scale."""
+        such steps); otherwise skip the step and halve the scale. `constraints` go to the inner
+        optimizer's apply, so, as in Keras 3, a skipped step projects no variable."""
         tf = _tf()
         variables = list(variables) if variables is not None else None
         if not self.built:
@@ -92,7 +94,8 @@ class LossScaleOptimizer(Optimizer):
         replica = tf.distribute.get_replica_context()
         if replica is None or not tf.distribute.has_strategy() or \
                 tf.__internal__.distribute.strategy_supports_no_merge_call():
-            tf.cond(self._finite(grads), lambda: self._on_finite(grads, variables), self._on_non_finite)
+            tf.cond(self._finite(grads), lambda: self._on_finite(grads, variables, constraints),
+                    self._on_non_finite)
             return
 
         # a strategy that synchronises through merge_call (MirroredStrategy): as Keras, decide in
@@ -102,7 +105,10 @@ class LossScaleOptimizer(Optimizer):
                 distribution.extended.call_for_each_replica(self._finite, args=(grads,)))[0]
 
             def apply_fn():
-                distribution.extended.call_for_each_replica(self._on_finite, args=(grads, variables))
+                def on_finite(grads, variables):  # the constraints (plain callables) stay out of the args
+                    return self._on_finite(grads, variables, constraints)
+
+                distribution.extended.call_for_each_replica(on_finite, args=(grads, variables))
                 return tf.constant(True)
 
             tf.cond(finite, apply_fn, self._on_non_finite)
@@ -116,10 +122,10 @@ class LossScaleOptimizer(Optimizer):
             return tf.constant(True)
         return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(_values(g))) for g in present]))
 
-    def _on_finite(self, grads: list, variables: list | None) -> Any:
+    def _on_finite(self, grads: list, variables: list | None, constraints: Sequence | None = None) -> Any:
         tf = _tf()
         inv = 1.0 / self.dynamic_scale
-        self.inner_optimizer.apply([None if g is None else _scale(g, inv) for g in grads], variables)
+        self.inner_optimizer.apply([None if g is None else _scale(g, inv) for g in grads], variables, constraints)
         grow = tf.equal(self.step_counter, self.dynamic_growth_steps - 1)
         self.dynamic_scale.assign(tf.where(grow, self.dynamic_scale * 2.0, self.dynamic_scale))
         self.step_counter.assign(tf.where(grow, tf.constant(0, "int64"), self.step_counter + 1))

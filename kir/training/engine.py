@@ -211,16 +211,17 @@ class Engine:
         return total
 
     def _apply(self, grads, variables) -> None:
-        self.cfg.optimizer.apply(grads, variables)
-        self._apply_constraints()
+        """The optimizer step; it also projects the constrained variables (Keras 3's optimizer
+        assigns `variable.constraint(variable)` inside `apply`), so a step that a
+        LossScaleOptimizer skips or a variable without a gradient is not projected, as in Keras."""
+        self.cfg.optimizer.apply(grads, variables, self._constraints(variables))
 
-    def _apply_constraints(self) -> None:
-        """Keras 3 projects each constrained trainable variable after the optimizer step:
-        `variable.assign(constraint(variable))`."""
-        variables = self.prog.variables
-        for key, constraint in self.extra.constraints:
-            var = variables[key]
-            var.assign(tf.cast(constraint(var), var.dtype))
+    def _constraints(self, variables) -> list | None:
+        """One constraint (or None) per trainable variable, from `ExtraLosses.constraints`."""
+        if not self.extra.constraints:
+            return None
+        by_ref = {self.prog.variables[key].ref(): c for key, c in self.extra.constraints}
+        return [by_ref.get(v.ref()) for v in variables]
 
     def _forward(self, xb, training: bool):
         """The outputs, computed in the compile policy's compute dtype and cast to float32 for the

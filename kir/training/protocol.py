@@ -22,9 +22,10 @@ class ExtraLosses:
     - `added`: graph output indices of `add_loss` tensors, each summed;
     - `masks`: per model output, the graph output index of the mask it carries (None: no mask);
       the loss and metrics weight its steps by it as Keras 3 does (docs/ops.md, "Masks");
-    - `constraints`: (parameter key, constraint) -- after each optimizer step the variable is
-      assigned `constraint(variable)`, trainable keys only (Keras 3's `_apply_constraints`). They
-      add no loss, so they do not count in `bool(extra)`.
+    - `constraints`: (parameter key, constraint) -- the optimizer step assigns the variable
+      `constraint(variable)` after its update, trainable keys only, as Keras 3's optimizer does in
+      `apply` (not on a step a LossScaleOptimizer skips). They add no loss, so they do not count
+      in `bool(extra)`.
     """
 
     outputs: int

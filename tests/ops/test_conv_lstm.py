@@ -106,7 +106,7 @@ def test_layer_outputs_and_config():
     ({"dropout": 1.5}, "dropout must be in"),
     ({"padding": "causal"}, "padding must be one of"),
     ({"kernel_size": (3, 3, 3)}, "kernel_size must be a positive int or a tuple of 2"),
-    ({"recurrent_constraint": "non_neg"}, "constraints are not supported by kir"),
+    ({"recurrent_constraint": "non_negative"}, "recurrent_constraint: unknown constraint 'non_negative'"),
 ])
 def test_layer_refuses_bad_arguments(kwargs, message):
     args = {"filters": 2, "kernel_size": 3, **kwargs}
