@@ -49,15 +49,19 @@ class _CallOptions(Layer):
         also its key's (when a key is given)."""
         return ("query_mask", "value_mask")
 
-    def _record(self, tensors: list[KTensor], flags: dict[str, Any]) -> KTensor | list[KTensor]:
+    def _record(self, tensors: list[KTensor], flags: dict[str, Any],
+                explicit: dict[int, KTensor] | None = None) -> KTensor | list[KTensor]:
         """Layer.__call__ with this call's flags in force while the specs are computed and stored.
-        Masks the inputs carry (Keras' implicit masks) become extra inputs of the op; the output
+        Masks the inputs carry (Keras' implicit masks), or the explicit ones given for them
+        (`explicit`: input index -> mask, overriding), become extra inputs of the op; the output
         carries the query's mask, as in Keras."""
         masks = {}
+        explicit = explicit or {}
         for name in self._masked_inputs(flags):
             index = _MASKED_INPUT[name]
-            if index < len(tensors) and tensors[index].mask is not None:
-                masks[name] = tensors[index].mask
+            mask = explicit.get(index, tensors[index].mask if index < len(tensors) else None)
+            if mask is not None:
+                masks[name] = mask
                 flags[name] = True
         specs = [t.spec for t in tensors]
         self._pending = flags
@@ -67,6 +71,7 @@ class _CallOptions(Layer):
         finally:
             self._pending = {}
         node = Node(self, tensors, len(self._inbound_nodes))
+        node.masks = dict(explicit)
         node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
         node.outputs[0].mask = masks.get("query_mask")
         self._inbound_nodes.append(node)
@@ -108,6 +113,7 @@ class Attention(_CallOptions):
 
     op_type = "Attention"
     takes_list = True
+    call_takes_mask = True  # mask=[query_mask, value_mask]
 
     def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0,
                  seed: int | None = None, **kwargs: Any):
@@ -123,18 +129,31 @@ class Attention(_CallOptions):
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
         from kir.layers import trace
 
-        flags = self._flag_args({k: v for k, v in kwargs.items() if k != "mask" or v is not None})
-        if "mask" in kwargs and kwargs["mask"] is not None:
-            raise ConfigError(f"{self._where()}: call argument 'mask' is not supported by kir yet; pad and "
-                              f"mask with use_causal_mask or use MultiHeadAttention(attention_mask=...)")
+        mask = kwargs.pop("mask", None)
+        flags = self._flag_args(kwargs)
         if trace.involved(inputs):
-            if flags:
+            if flags or mask is not None:
                 raise ConfigError(f"{self._where()}: call arguments {sorted(flags)} are not supported inside "
                                   f"traced code; call the layer in the functional model instead")
             return trace.call_layer(self, inputs, {k: v for k, v in kwargs.items() if k == "training"})
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
             raise ConfigError(f"{self._where()} must be called on a list [query, value] or [query, value, key]")
-        return self._record(self._check_call_inputs(list(inputs)), flags)
+        tensors = self._check_call_inputs(list(inputs))
+        return self._record(tensors, flags, self._explicit_masks(mask, tensors))
+
+    def mask_call_kwargs(self, masks: dict[int, Any]) -> dict[str, Any]:
+        return {"mask": [masks.get(0), masks.get(1)]} if masks else {}
+
+    def _explicit_masks(self, mask: Any, tensors: list[KTensor]) -> dict[int, KTensor]:
+        """Keras' `mask=[query_mask, value_mask]` (either may be None): input index -> mask."""
+        if mask is None:
+            return {}
+        if not isinstance(mask, (list, tuple)) or len(mask) != 2:
+            raise ConfigError(f"{self._where()}: mask must be a list [query_mask, value_mask] (either may be None), "
+                              f"got {type(mask).__name__}" + (f" of {len(mask)}" if isinstance(mask, (list, tuple))
+                                                              else ""))
+        return {i: self.explicit_mask(m, tensors[i], f"mask[{i}] ({name})")
+                for i, (m, name) in enumerate(zip(mask, ("query_mask", "value_mask"))) if m is not None}
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         if len(input_specs) not in (2, 3):
@@ -217,17 +236,19 @@ class MultiHeadAttention(_CallOptions):
                                   f"supports one (an int), so reshape the output after the layer instead")
             output_shape = check_positive_int(dims[0], f"{where}: output_shape")
         self.output_shape_arg = output_shape or None
+        if attention_axes is not None and not isinstance(attention_axes, (int, list, tuple)):
+            raise ConfigError(f"{where}: attention_axes must be an int, list, or tuple, got {attention_axes!r}")
         axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
-        if axes is not None and tuple(axes) not in ((1,), (-2,)):
-            raise ConfigError(f"{where}: attention_axes={attention_axes!r} is not supported by kir; it attends "
-                              f"over the steps of (batch, steps, features) inputs (attention_axes=None)")
+        if axes is not None and (not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes)):
+            raise ConfigError(f"{where}: attention_axes must be axis numbers, e.g. (1, 2) for the rows and columns "
+                              f"of (batch, H, W, C) inputs, got {attention_axes!r}")
         self.attention_axes = attention_axes
+        self._axes = None if axes is None else [int(a) for a in axes]
         self.flash_attention = flash_attention
-        if kernel_constraint is not None or bias_constraint is not None:
-            raise ConfigError(f"{where}: kernel/bias constraints are not supported by kir")
         _args.initializer_args(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)
         _args.regularizer_args(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                                activity_regularizer=activity_regularizer)
+        _args.constraint_args(self, kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.seed = None if seed is None else int(seed)
 
     def __call__(self, query: Any, value: Any = None, key: Any = None, attention_mask: Any = None,
@@ -242,33 +263,43 @@ class MultiHeadAttention(_CallOptions):
             attention_mask = parts[3] if len(parts) > 3 else attention_mask
         if value is None:
             raise ConfigError(f"{self._where()} must be called as mha(query, value) or mha(query, value, key)")
+        given = {n: kwargs.pop(n) for n in ("query_mask", "value_mask", "key_mask") if kwargs.get(n) is not None}
+        kwargs = {k: v for k, v in kwargs.items() if k not in _MASKED_INPUT}
         flags = self._flag_args(kwargs)
         tensors = [query, value] + ([key] if key is not None else [])
         if trace.involved(tensors):
-            if flags or attention_mask is not None:
+            if flags or attention_mask is not None or given:
                 raise ConfigError(f"{self._where()}: attention_mask / use_causal_mask / return_attention_scores "
                                   f"are not supported inside traced code; call the layer in the functional model")
             return trace.call_layer(self, tensors, {k: v for k, v in kwargs.items() if k == "training"})
+        if (attention_mask is not None or "key_mask" in given) and key is None:
+            key = value  # key = value, given explicitly so the list form [q, v, k, mask] replays it
+            tensors.append(key)
         if attention_mask is not None:
             flags["has_mask"] = True
-            if key is None:  # key = value, given explicitly so the list form [q, v, k, mask] replays it
-                key = value
-                tensors.append(key)
             tensors.append(attention_mask)
         flags["has_key"] = key is not None
-        return self._record(self._check_call_inputs(tensors), flags)
+        tensors = self._check_call_inputs(tensors)
+        # Keras' call() reads the query's own mask, so an explicit query_mask= changes nothing (checked only)
+        explicit = {_MASKED_INPUT[n]: self.explicit_mask(m, tensors[_MASKED_INPUT[n]], n) for n, m in given.items()}
+        explicit.pop(0, None)
+        return self._record(tensors, flags, explicit)
 
     def _accepts_several(self) -> bool:
         return True
+
+    def mask_call_kwargs(self, masks: dict[int, Any]) -> dict[str, Any]:
+        return {name: masks[i] for name, i in (("value_mask", 1), ("key_mask", 2)) if i in masks}
 
     def build(self, input_specs: list[TensorSpec]) -> None:
         q, v = input_specs[0], input_specs[1]
         has_key = self._pending.get("has_key", len(input_specs) == 3 and not self._pending.get("has_mask"))
         k = input_specs[2] if has_key else v
         for name, t in (("query", q), ("value", v), ("key", k)):
-            if t.rank != 3 or t.shape[-1] is None:
-                raise ShapeError(f"{self._where()}: {name} must have shape (batch, steps, features) with known "
-                                 f"features, got {format_shape(t.shape)}")
+            if t.rank < 3 or t.shape[-1] is None:
+                raise ShapeError(f"{self._where()}: {name} must have shape (batch, steps, features) (or (batch, "
+                                 f"d1, ..., features) with attention_axes) with known features, got "
+                                 f"{format_shape(t.shape)}")
         h, out = self.num_heads, self.output_shape_arg or q.shape[-1]
         sizes = {"query": ((q.shape[-1], h, self.key_dim), (h, self.key_dim)),
                  "key": ((k.shape[-1], h, self.key_dim), (h, self.key_dim)),
@@ -279,7 +310,10 @@ class MultiHeadAttention(_CallOptions):
                 continue
             shape = sizes[sub][0 if part == "kernel" else 1]
             init = self.kernel_initializer if part == "kernel" else self.bias_initializer
-            self.add_weight(f"{sub}/{part}", shape, init)
+            # as Keras hands them to its four EinsumDense sublayers: each projection's kernel/bias
+            # is penalized and projected by the layer's kernel_/bias_ regularizer and constraint
+            self.add_weight(f"{sub}/{part}", shape, init, regularizer=getattr(self, f"{part}_regularizer"),
+                            constraint=getattr(self, f"{part}_constraint"))
 
     def build_once(self, input_specs: list[TensorSpec], many: bool | None = None) -> None:
         pending = self._pending
@@ -298,6 +332,7 @@ class MultiHeadAttention(_CallOptions):
                 "seed": self.seed, "has_key": bool(flags.get("has_key", False)),
                 "has_mask": bool(flags.get("has_mask", False)),
                 "causal": bool(flags.get("use_causal_mask", False)), "return_scores": scores,
+                **({} if self._axes is None else {"attention_axes": list(self._axes)}),
                 # Keras' fused path (no dropout, no scores) leaves fully masked rows uniform; its
                 # softmax-layer path zeroes them
                 "zero_masked": scores or self.dropout > 0}

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from kir import constraints, initializers, regularizers
-from kir.errors import ConfigError, GraphError, did_you_mean
-from kir.ir import ops
+from kir.errors import ConfigError, GraphError, ShapeError, did_you_mean
+from kir.ir import live, ops
 from kir.ir.params import WEIGHTS_LOCK
 from kir.ir.spec import Shape, TensorSpec, format_shape, normalize_dtype
 from kir.layers.budget import charge
@@ -95,6 +95,10 @@ class Layer:
     supports_masking: ClassVar[bool] = False
     """Keras' `supports_masking`: the layer passes its first input's mask on to its outputs (Keras'
     default `compute_mask`); without it a mask stops here, as in Keras (docs/ops.md, "Masks")."""
+    call_takes_mask: ClassVar[bool] = False
+    """Whether Keras' call() of this layer has a `mask` argument, so `layer(x, mask=m)` gives an
+    explicit mask that overrides the one `x` carries (recurrent layers, GlobalAveragePooling1D,
+    Bidirectional, TimeDistributed); other layers refuse `mask=`, as Keras' do."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -258,10 +262,16 @@ class Layer:
         return list(self._weights)
 
     def get_weight(self, name: str) -> np.ndarray:
+        """The current value of weight `name` (mid-fit: with the values trained so far, kir.ir.live)."""
+        if live.SOURCES:
+            live.before_read()
         return self._weights[name]
 
     def assign_weight(self, name: str, value: np.ndarray) -> None:
-        """Replace one weight (shape checked); bumps the version so cached programs refresh."""
+        """Replace one weight (shape checked); bumps the version so cached programs refresh, and a
+        running fit trains on from it at its next step (kir.ir.live)."""
+        if live.SOURCES:
+            live.before_read()  # values trained so far first, so a later flush cannot overwrite this one
         old = self._weights[name]
         value = weight_array(value, f"layer '{self.name}': weight '{name}'")
         if value.shape != old.shape:
@@ -270,6 +280,8 @@ class Layer:
         self._weights[name] = value.astype(old.dtype, copy=True)
         self._weights_version += 1
         bump_weights_epoch()
+        if live.SOURCES:
+            live.after_write()
 
     @property
     def trainable(self) -> bool:
@@ -388,15 +400,21 @@ class Layer:
             kwargs.pop("training", None)       # call(): the graph's Dropout acts by run mode (fit / predict)
         if self._is_traced() or trace.involved(inputs):
             return trace.call_layer(self, inputs, kwargs)
+        mask = kwargs.pop("mask", None)
+        if mask is not None and not self.call_takes_mask:
+            raise ConfigError(f"{self._where()} takes no 'mask' argument (Keras' {type(self).__name__}.call() has "
+                              f"none); call it without mask=, or mask a layer that takes one (LSTM, GRU, ...)")
         extra = self._call_kwarg_inputs(kwargs) if kwargs else []
         tensors = self._check_call_inputs(inputs) + extra
+        explicit = {} if mask is None else {0: self.explicit_mask(mask, tensors[0], "mask")}
         specs = [t.spec for t in tensors]
         self.build_once(specs)
         out_specs = self.compute_output_specs(specs)
         node = Node(self, tensors, len(self._inbound_nodes))
+        node.masks = explicit
         node.outputs = [KTensor(s, node, i, f"{self.name}/{node.index}:{i}") for i, s in enumerate(out_specs)]
-        for tensor, mask in zip(node.outputs, self.compute_mask(node, [t.mask for t in tensors])):
-            tensor.mask = mask
+        for tensor, out_mask in zip(node.outputs, self.compute_mask(node, node.input_masks())):
+            tensor.mask = out_mask
         self._inbound_nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
@@ -406,6 +424,27 @@ class Layer:
         `supports_masking`; a layer that makes a new mask returns `self.new_mask(node, shape)` and
         binds it while emitting (`Emitter.bind_mask`)."""
         return [masks[0] if self.supports_masking and masks else None for _ in node.outputs]
+
+    def explicit_mask(self, mask: Any, x: KTensor, what: str) -> KTensor:
+        """Check an explicit mask given for input `x` (Keras' `mask=`, `value_mask=`, ...): a
+        symbolic (batch, steps) tensor of `x`'s first two dimensions, bool or numeric (nonzero:
+        a real step; the graph casts it to bool)."""
+        if isinstance(mask, (list, tuple)) and len(mask) == 1:
+            mask = mask[0]
+        if not isinstance(mask, KTensor):
+            raise ConfigError(f"{self._where()}: {what} must be a symbolic tensor (a kir.Input(..., dtype='bool') "
+                              f"or a layer's output) in a functional model, got {type(mask).__name__}; feed "
+                              f"the mask values as a model input")
+        want = tuple(x.shape[:2])
+        if mask.spec.rank != 2 or any(a is not None and b is not None and a != b for a, b in zip(mask.shape, want)):
+            raise ShapeError(f"{self._where()}: {what} must have shape {format_shape(want)} (batch, steps) of the "
+                             f"input it masks {format_shape(x.shape)}, got {format_shape(mask.shape)}")
+        return mask
+
+    def mask_call_kwargs(self, masks: dict[int, Any]) -> dict[str, Any]:
+        """The call keyword arguments that give the explicit masks `masks` (input index -> mask, as
+        `Node.masks`) again: what saved files record and replay."""
+        return {"mask": masks[0]} if 0 in masks else {}
 
     def new_mask(self, node: Node, shape: Shape) -> KTensor:
         """A new bool mask tensor (batch, timesteps) that this call computes (not one of its outputs)."""

@@ -57,9 +57,10 @@ class Emitter:
     def input_mask(self, node: Node | None, index: int = 0) -> Ref | None:
         """The graph tensor of the mask that input `index` of call `node` carries (None: no mask,
         or no node, as in step graphs)."""
-        if node is None or index >= len(node.inputs) or node.inputs[index].mask is None:
+        if node is None or index >= len(node.inputs):
             return None
-        return self._masks[id(node.inputs[index].mask)]
+        mask = node.masks.get(index, node.inputs[index].mask)
+        return None if mask is None else self._masks[id(mask)]
 
     def bind_mask(self, mask: KTensor, ref: Ref) -> None:
         """Record that `ref` computes the mask tensor `mask` (made by `Layer.new_mask`)."""
@@ -150,6 +151,13 @@ def build_graph(model: Any, store: ParamStore | None = None, cache: dict[Any, Gr
             graph.inputs.append(vid)
             emitter.bind_mask(tensor.mask, (vid, 0))
     for node in model.internal_nodes():
+        for mask in node.masks.values():  # explicit `mask=` tensors: the graph's own, as bool
+            if id(mask) not in emitter._masks:
+                ref = refs[id(mask)]
+                if graph.spec(ref).dtype != "bool":
+                    ref = emitter.op("Cast", [ref], {"dtype": "bool"}, node.layer,
+                                     name=f"{node.layer._vertex_name(node)}_mask_bool")[0]
+                emitter.bind_mask(mask, ref)
         outs = node.layer.emit(emitter, [refs[id(t)] for t in node.inputs], node)
         for tensor, ref in zip(node.outputs + node.layer.loss_tensors(node), outs):  # add_loss values after outputs
             refs[id(tensor)] = ref

@@ -76,6 +76,8 @@ class GlobalAveragePooling1D(_GlobalPooling):
     """Mean over time; with a masked input, the mean of the real steps only (Keras'), lowered to
     Where / Reduce sum / divide primitives. The output carries no mask."""
 
+    call_takes_mask = True
+
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         mask = emitter.input_mask(node)
         if mask is None:

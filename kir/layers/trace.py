@@ -266,6 +266,9 @@ class Tracer:
         extra = sorted(set(kwargs) - {"training", "mask"})
         if extra:
             raise ConfigError(f"layer '{layer.name}': call argument '{extra[0]}' is not supported by kir")
+        if kwargs.get("mask") is not None:  # never dropped silently: the step below runs without masks
+            raise ConfigError(f"layer '{layer.name}': an explicit mask= inside traced code (a subclassed layer's "
+                              f"call()) is not supported by kir; call the layer with mask= in the functional model")
         if layer.takes_list and not many:
             raise ConfigError(f"layer '{layer.name}' ({type(layer).__name__}) must be called on a list of tensors")
         layer.build_once(specs)

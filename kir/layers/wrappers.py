@@ -17,9 +17,18 @@ if TYPE_CHECKING:
 
 class TimeDistributed(Layer):
     """`TimeDistributed(layer)(x)`: x is (batch, time, ...); `layer` sees (batch*time, ...).
-    The input's mask passes on to the output (Keras' compute_mask)."""
+    The input's mask passes on to the output (Keras' compute_mask), an explicit `mask=` too."""
 
     supports_masking = True
+    call_takes_mask = True
+
+    def explicit_mask(self, mask: Any, x: KTensor, what: str) -> KTensor:
+        """Keras also hands an explicit mask to a wrapped layer that takes one; kir's step graph
+        runs without masks, so that case is refused rather than computed differently."""
+        if self.layer.call_takes_mask:
+            raise ConfigError(f"{self._where()}: an explicit mask for a wrapped {type(self.layer).__name__} is not "
+                              f"supported by kir; mask the wrapper's input instead (Masking, Embedding(mask_zero))")
+        return super().explicit_mask(mask, x, what)
 
     def __init__(self, layer: Layer, **kwargs: Any):
         if not isinstance(layer, Layer):
@@ -63,6 +72,7 @@ class Bidirectional(Layer):
     """
 
     MERGES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average", None: None}
+    call_takes_mask = True
 
     def __init__(self, layer: Layer, merge_mode: str | None = "concat", backward_layer: Layer | None = None,
                  **kwargs: Any):
@@ -129,7 +139,8 @@ class Bidirectional(Layer):
         base = self._vertex_name(node)
         x, states = list(inputs[:1]), list(inputs[1:])
         half = len(states) // 2
-        mask = emitter.input_mask(node) if not states else None  # Keras 3: none with initial_state=
+        # Keras 3: no implicit mask with initial_state=; an explicit mask= applies
+        mask = emitter.input_mask(node) if not states or (node is not None and node.masks) else None
         fwd = emit_masked(self.forward_layer, emitter, x + states[:half], mask, f"{base}_forward")
         bwd = emit_masked(self.backward_layer, emitter, x + states[half:], mask, f"{base}_backward")
         y_fwd, y_bwd = fwd[0], bwd[0]

@@ -72,6 +72,8 @@ class Model(Layer):
     """A functional model, e.g. `Model(inputs=[a, b], outputs=out)`."""
 
     op_type = "Call"
+    call_takes_mask = True
+    """Keras' `Functional.call(inputs, mask=...)`: an explicit mask of the (first) input runs the inner layers on it."""
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
                  trainable: bool = True, **kwargs: Any) -> None:
@@ -404,7 +406,7 @@ class Model(Layer):
                 t.mask = None if shape is None else KTensor(TensorSpec(shape, "bool"), t.node, -1, f"{t.name}:mask")
             if any(shape is not None for shape in shapes):
                 for node in self._nodes:
-                    for out, mask in zip(node.outputs, node.layer.compute_mask(node, [t.mask for t in node.inputs])):
+                    for out, mask in zip(node.outputs, node.layer.compute_mask(node, node.input_masks())):
                         out.mask = mask
             yield
         finally:
@@ -423,10 +425,10 @@ class Model(Layer):
 
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         name = self._vertex_name(node)
-        if node is None or all(t.mask is None for t in node.inputs + node.outputs):
+        if node is None or all(m is None for m in node.input_masks() + [t.mask for t in node.outputs]):
             return emitter.op("Call", inputs, {}, self, {}, name, emitter.model_graph(self))
         in_masks = [emitter.input_mask(node, i) for i in range(len(self.inputs))]
-        shapes = self._mask_shapes([t.mask for t in node.inputs])
+        shapes = self._mask_shapes(node.input_masks())  # an explicit `mask=` of this call overrides
         with self._masks_through(shapes):  # the inner graph with mask inputs / outputs (docs/ops.md, "Masks")
             sub = emitter.model_graph(self, shapes)
         refs = emitter.op("Call", [*inputs, *(m for m in in_masks if m is not None)], {}, self, {}, name, sub)
@@ -508,9 +510,9 @@ class Model(Layer):
 
     @_deep
     def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Write `m.keras` as a Keras 3 archive (`keras.models.load_model` opens it), any other name in
-        the native `.kir` format (JSON graph + numpy weights, no pickle). A legacy `.h5` name gets the
-        native format too, with a warning that Keras cannot open it."""
+        """Write `m.keras` as a Keras 3 archive and `m.h5` / `m.hdf5` in Keras' legacy HDF5 format (with
+        Keras' warning that it is legacy): `keras.models.load_model` opens both. Any other name gets
+        the native `.kir` format (JSON graph + numpy weights, no pickle)."""
         import os
 
         self.sync_weights()
@@ -519,11 +521,10 @@ class Model(Layer):
             raise ConfigError(f"'{path}' names a weights file; use model.save_weights('{path}'), or save the "
                               f"whole model as '.keras' or '.kir'")
         if path.lower().endswith((".h5", ".hdf5")):
-            import warnings
+            from kir.models.keras_files.legacy_writer import save_h5
 
-            warnings.warn(f"'{path}': kir does not write legacy HDF5, so this file is kir's native format "
-                          f"(kir.models.load_model reads it, Keras does not); save as '.keras' for Keras 3",
-                          UserWarning, stacklevel=2)
+            save_h5(self, path, overwrite=overwrite, stacklevel=3)  # 3: past this method and @_deep
+            return
         if path.endswith(".keras"):
             from kir.models.keras_files import save_keras
 

@@ -45,7 +45,7 @@ def post_order(outputs: Sequence[KTensor], stop: Callable[[KTensor], bool] | Non
             if enter is not None:
                 enter(tensor)
             stack.append((tensor, True))
-            stack.extend((t, False) for t in reversed(node.inputs) if id(t.node) not in done)
+            stack.extend((t, False) for t in reversed(node.dependencies) if id(t.node) not in done)
     return order
 
 
@@ -61,7 +61,7 @@ def keras_layer_order(inputs: Sequence[KTensor], outputs: Sequence[KTensor]) -> 
         layer_depth[id(node.layer)] = depth
         node_depth[id(node)] = depth
         layers[id(node.layer)] = node.layer
-        for t in node.inputs:
+        for t in node.dependencies:
             node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
     for t in inputs:  # inputs the outputs do not use still belong to the model
         layer = t.node.layer

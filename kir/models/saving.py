@@ -177,6 +177,10 @@ class _Writer:
         rank: dict[int, int] = {}
         counts: dict[int, int] = {}
         for node in nodes:
+            if any(t.index < 0 for t in node.masks.values()):
+                raise ConfigError(f"layer '{node.layer.name}' is called with an explicit mask that is another "
+                                  f"tensor's mask (tensor.mask), which the .kir format cannot store; pass a "
+                                  f"model input or a layer's output as the mask")
             rank[id(node)] = counts.get(id(node.layer), 0)
             counts[id(node.layer)] = rank[id(node)] + 1
 
@@ -188,7 +192,9 @@ class _Writer:
         return {
             "name": model.name,
             "layers": [self.obj(layer) for layer in model.layers],
-            "nodes": [{"layer": n.layer.name, "inbound": [link(t) for t in n.inputs], **_call_flags(n)} for n in nodes],
+            "nodes": [{"layer": n.layer.name, "inbound": [link(t) for t in n.inputs], **_call_flags(n),
+                       **({"masks": {str(i): link(t) for i, t in n.masks.items()}} if n.masks else {})}
+                      for n in nodes],
             "inputs": [link(t) for t in model.inputs],
             "outputs": [link(t) for t in model.outputs],
             "single_input": bool(model._single_input),
@@ -354,7 +360,11 @@ class _Reader:
             _expect(isinstance(call, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in call.items())
                     and set(call) <= _CALL_FLAGS,
                     f"model '{name}': bad call flags {call!r:.80} of layer '{layer.name}'")
-            layer(inputs if layer.takes_list or len(inputs) > 1 else inputs[0], **call)
+            masks = node.get("masks") or {}  # explicit masks: input index -> tensor link
+            _expect(isinstance(masks, dict) and all(isinstance(k, str) and k.isdigit() for k in masks),
+                    f"model '{name}': bad explicit masks {masks!r:.80} of layer '{layer.name}'")
+            kwargs = layer.mask_call_kwargs({int(k): resolve(v) for k, v in masks.items()})
+            layer(inputs if layer.takes_list or len(inputs) > 1 else inputs[0], **call, **kwargs)
             produced[(layer.name, calls.get(layer.name, 0))] = list(layer._inbound_nodes[-1].outputs)
             calls[layer.name] = calls.get(layer.name, 0) + 1
         inputs = [resolve(link) for link in _list(config, "inputs")]

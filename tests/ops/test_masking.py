@@ -198,10 +198,33 @@ def test_keras_files_and_kir_files_keep_the_masks(tmp_path):
     assert_close(keras.models.load_model(tmp_path / "back.keras").predict(x, verbose=0), expected, rtol=2e-6)
 
 
-def test_a_mask_computed_by_other_layers_is_refused_when_loading(tmp_path):
+def test_an_explicit_mask_loads_and_a_mask_to_a_layer_without_one_is_refused(tmp_path):
     L = keras.layers
     x = keras.Input((STEPS, 3))
     keep = keras.Input((STEPS,), dtype="bool")
-    keras.Model([x, keep], L.LSTM(2, name="rnn")(x, mask=keep)).save(tmp_path / "m.keras")
+    theirs = keras.Model([x, keep], L.LSTM(2, name="rnn")(x, mask=keep))
+    theirs.save(tmp_path / "m.keras")
+    feeds = [np.random.default_rng(0).normal(size=(2, STEPS, 3)).astype("float32"),
+             np.arange(STEPS)[None, :] < np.array([[3], [STEPS]])]
+    assert_close(kir.models.load_model(tmp_path / "m.keras").predict(feeds), theirs.predict(feeds, verbose=0))
+    config = (tmp_path / "m.keras").read_bytes()  # the same call on a Dense, which has no mask argument
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(config)) as zin, zipfile.ZipFile(tmp_path / "d.keras", "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                data = json.dumps(_as_dense(json.loads(data))).encode()
+            zout.writestr(item, data)
     with pytest.raises(LoadError, match="'rnn' is called with mask=.*derives masks itself"):
-        kir.models.load_model(tmp_path / "m.keras")
+        kir.models.load_model(tmp_path / "d.keras")
+
+
+def _as_dense(config: dict) -> dict:
+    """A Keras config whose LSTM 'rnn' is a Dense (same call, mask= included)."""
+    for layer in config["config"]["layers"]:
+        if layer["name"] == "rnn":
+            layer["class_name"], layer["config"] = "Dense", {"name": "rnn", "units": 2}
+    return config

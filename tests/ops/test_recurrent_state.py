@@ -213,8 +213,8 @@ def test_call_errors() -> None:
         L.GRU(UNITS)(x, initial_state=np.zeros((BATCH, UNITS), np.float32))
     with pytest.raises(ShapeError, match="initial state h must have shape"):
         L.SimpleRNN(UNITS + 1)(x, initial_state=h)
-    with pytest.raises(ConfigError, match="call argument 'mask' is not supported by kir"):
-        L.LSTM(UNITS)(x, initial_state=[h, h], mask=None)
+    with pytest.raises(ConfigError, match="mask must be a symbolic tensor"):  # mask=None is fine, as in Keras
+        L.LSTM(UNITS)(x, initial_state=[h, h], mask=np.ones((BATCH, 3), bool))
     with pytest.raises(ConfigError, match="call argument 'initial_state' is not supported by kir"):
         L.Dense(UNITS)(x, initial_state=h)
     with pytest.raises(ConfigError, match=r"\[forward h, backward h\]"):

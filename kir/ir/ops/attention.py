@@ -83,6 +83,47 @@ def mha_inputs(attrs: Mapping[str, Any], inputs: Sequence[Any]) -> tuple[Any, An
     return q, v, k, m
 
 
+def mha_axes(attrs: Mapping[str, Any], rank: int) -> tuple[int, ...]:
+    """The attention axes of (batch, d1, ..., dn, features) inputs of `rank`, as Keras normalizes
+    `attention_axes` (None: every axis between batch and features; negative: from the features
+    axis, `axis + rank`); a ShapeError names an axis that is not one of d1..dn."""
+    axes = attrs.get("attention_axes")
+    if axes is None:
+        return tuple(range(1, rank - 1))
+    out = tuple(int(a) + rank if int(a) < 0 else int(a) for a in axes)
+    if not out or any(not 1 <= a <= rank - 2 for a in out) or len(set(out)) != len(out):
+        raise ShapeError(f"MultiHeadAttention: attention_axes={list(axes)} must be distinct axes among "
+                         f"1..{rank - 2} (between batch and features) of rank-{rank} inputs")
+    return out
+
+
+def mha_general(attrs: Mapping[str, Any], rank: int) -> bool:
+    """Whether a call attends over other axes than the steps of (batch, steps, features) inputs
+    (backends then take the einsum path, Keras' `_build_attention_equation`)."""
+    return mha_axes(attrs, rank) != (1,) or rank != 3
+
+
+def mha_equations(rank: int, axes: Sequence[int]) -> tuple[str, str, int]:
+    """Keras' einsum equations for projected (batch, d..., heads, channels) tensors of `rank` + 1
+    dims: (key x query -> scores, scores x value -> heads, rank of the scores). The scores are
+    (batch, non-attention d..., heads, query attention d..., key attention d...); softmax runs
+    over the last len(axes) of them."""
+    prank = rank + 1
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    target = letters[:prank]
+    batch = [i for i in range(prank) if i not in axes and i != prank - 1]
+    extra = iter(letters[prank:])
+    source = "".join(target[i] if i in batch or i == prank - 1 else next(extra) for i in range(prank))
+    product = "".join([target[i] for i in batch] + [target[i] for i in axes] + [source[i] for i in axes])
+    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
+
+
+def mha_scores_shape(q: tuple, v: tuple, heads: int, axes: Sequence[int]) -> tuple:
+    """The shape of the attention scores for query shape `q` and value shape `v`."""
+    batch = [q[i] for i in range(len(q) - 1) if i not in axes]
+    return (*batch, heads, *(q[a] for a in axes), *(v[a] for a in axes))
+
+
 @shape_rule("MultiHeadAttention")
 def mha_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
     """query (B, T, Dq), value (B, S, Dv), key (B, S, Dk)?, attention_mask (B, T, S)? ->
@@ -91,6 +132,8 @@ def mha_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Map
     masks = implicit_masks(attrs, inputs)
     expect_inputs(op, inputs, 2 + bool(attrs.get("has_key")) + bool(attrs.get("has_mask")) + len(masks))
     q, v, k, m = mha_inputs(attrs, inputs)
+    if q.rank != 3 or mha_general(attrs, q.rank):  # (1,) / (-2,) on (batch, steps, features): the steps
+        return _mha_general_rule(attrs, q, v, k, m, masks, params)
     _check_masks(op, masks, {"query_mask": q, "value_mask": v, "key_mask": k})
     for name, t in (("query", q), ("value", v), ("key", k)):
         if t.rank != 3 or t.shape[-1] is None:
@@ -103,6 +146,13 @@ def mha_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Map
         if m.rank != 3 or any(differ(a, b) for a, b in zip(m.shape[1:], want[1:])):
             raise ShapeError(f"{op}: attention_mask must have shape (batch, query steps, value steps) = "
                              f"{fmt(want)}, got {fmt(m)}")
+    return _mha_outputs(attrs, q, v, k, params, (q.shape[0], int(attrs["num_heads"]), q.shape[1], v.shape[1]))
+
+
+def _mha_outputs(attrs: Mapping[str, Any], q: TensorSpec, v: TensorSpec, k: TensorSpec,
+                 params: Mapping[str, tuple], scores: tuple) -> list[TensorSpec]:
+    """Check the weights against the inputs' feature sizes; the output (and scores) specs."""
+    op = "MultiHeadAttention"
     h, kd = int(attrs["num_heads"]), int(attrs["key_dim"])
     vd, od = int(attrs.get("value_dim") or kd), int(attrs.get("output_dim") or q.shape[-1])
     for role, want in (("query_kernel", (q.shape[-1], h, kd)), ("key_kernel", (k.shape[-1], h, kd)),
@@ -110,10 +160,46 @@ def mha_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Map
                        ("query_bias", (h, kd)), ("key_bias", (h, kd)), ("value_bias", (h, vd)),
                        ("output_bias", (od,))):
         _param(op, params, role, want)
-    out = [TensorSpec((q.shape[0], q.shape[1], od), "float32")]
+    out = [TensorSpec((*q.shape[:-1], od), "float32")]
     if attrs.get("return_scores"):
-        out.append(TensorSpec((q.shape[0], h, q.shape[1], v.shape[1]), "float32"))
+        out.append(TensorSpec(tuple(scores), "float32"))
     return out
+
+
+def _mha_general_rule(attrs: Mapping[str, Any], q: TensorSpec, v: TensorSpec, k: TensorSpec,
+                      m: TensorSpec | None, masks: Mapping[str, TensorSpec], params: Mapping[str, tuple]):
+    """MultiHeadAttention over `attention_axes` of (batch, d1, ..., dn, features) inputs (Keras'
+    einsum path): the non-attention axes of query and value agree, key and value agree but for
+    features; attention_mask broadcasts to the scores (Keras inserts its missing axes before the
+    query attention axes)."""
+    op = "MultiHeadAttention"
+    for name, t in (("query", q), ("value", v), ("key", k)):
+        if t.rank < 3 or t.shape[-1] is None:
+            raise ShapeError(f"{op}: {name} must have shape (batch, d1, ..., features) with known features, "
+                             f"got {fmt(t)}")
+    if not q.rank == v.rank == k.rank:
+        raise ShapeError(f"{op}: query {fmt(q)}, value {fmt(v)} and key {fmt(k)} must have the same rank")
+    axes = mha_axes(attrs, q.rank)
+    if masks or attrs.get("causal"):
+        what = "use_causal_mask" if attrs.get("causal") else "the Keras masks of query/value/key"
+        raise ShapeError(f"{op}: {what} with attention_axes={list(axes)} on rank-{q.rank} inputs is not "
+                         f"supported by kir; pass an attention_mask of the scores' shape instead")
+    _same(op, k.shape[:-1], v.shape[:-1], f"key {fmt(k)} and value {fmt(v)} must agree on every axis but the last")
+    others = [i for i in range(q.rank - 1) if i not in axes]
+    _same(op, tuple(q.shape[i] for i in others), tuple(v.shape[i] for i in others),
+          f"query {fmt(q)} and value {fmt(v)} must agree on the axes outside attention_axes={list(axes)}")
+    scores = mha_scores_shape(q.shape, v.shape, int(attrs["num_heads"]), axes)
+    if m is not None:
+        n = 2 * len(axes)
+        full = len(scores)
+        if m.rank < n or m.rank > full:
+            raise ShapeError(f"{op}: attention_mask {fmt(m)} must have rank {n}..{full} for scores "
+                             f"{fmt(scores)}; give it the shape {fmt(scores[:-n - 1] + scores[-n:])}")
+        expanded = m.shape[:m.rank - n] + (1,) * (full - m.rank) + m.shape[m.rank - n:]
+        if any(a not in (1, None) and b is not None and differ(a, b) for a, b in zip(expanded, scores)):
+            raise ShapeError(f"{op}: attention_mask {fmt(m)} does not broadcast to the scores {fmt(scores)}; "
+                             f"give it the shape {fmt(scores[:-n - 1] + scores[-n:])}")
+    return _mha_outputs(attrs, q, v, k, params, scores)
 
 
 @shape_rule("SkipLayerNormalization")

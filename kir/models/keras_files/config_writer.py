@@ -84,12 +84,25 @@ class ConfigWriter:
             entry = self.entry(layer)
             nodes = []
             for node in layer._inbound_nodes:
+                if id(node) in own and any(t.index < 0 for t in node.masks.values()):
+                    raise ConfigError(f"layer '{layer.name}' is called with an explicit mask that is another "
+                                      f"tensor's mask (tensor.mask), which a Keras file cannot name; pass a model "
+                                      f"input or a layer's output as the mask")
                 if id(node) in own and node.inputs and hasattr(layer, "keras_call"):
                     nodes.append(layer.keras_call(node, keras_tensor))  # attention: positional tensors, flags
+                elif id(node) in own and len(node.inputs) > 1 and not layer.takes_list and \
+                        layer._accepts_several() and not layer._is_traced():
+                    nodes.append({"args": [keras_tensor(node.inputs[0])],  # kir's [x, *states]: Keras' call form
+                                  "kwargs": {"initial_state": [keras_tensor(t) for t in node.inputs[1:]]}})
                 elif id(node) in own and node.inputs:
                     many = len(node.inputs) > 1 or layer.takes_list
                     arg = [keras_tensor(t) for t in node.inputs] if many else keras_tensor(node.inputs[0])
                     nodes.append({"args": [arg], "kwargs": {}})
+                if id(node) in own and node.masks:  # explicit masks: Keras' mask= / value_mask= / key_mask=
+                    extra = layer.mask_call_kwargs(node.masks)
+                    nodes[-1]["kwargs"] = {**nodes[-1]["kwargs"], **{
+                        k: [None if t is None else keras_tensor(t) for t in v] if isinstance(v, list)
+                        else keras_tensor(v) for k, v in extra.items()}}
             layers.append({**entry, "name": layer.name, "inbound_nodes": nodes})
 
         def io(tensors: list, single: bool) -> list:

@@ -109,14 +109,18 @@ class ConfigReader:
     """Builds kir models from Keras configs; `orders` keeps each model's layers in config order (the
     order Keras' weights file walks)."""
 
-    def __init__(self, flavour: str) -> None:
+    def __init__(self, flavour: str, dim_names: dict[str, list] | None = None) -> None:
         self.flavour = flavour
         self.orders: dict[int, list[Layer]] = {}
         self.unsupported: list[tuple[str, str, str]] = []
         self.problems: list[str] = []
+        self.dim_names = dict(dim_names or {})
+        """kir's input dim names (extras.py) for the top-level model's inputs, by input name."""
+        self._named_inputs: dict[int, list] = {}
 
     def read(self, entry: Any) -> Model:
         self.survey(entry)
+        self._place_dim_names(entry)
         if self.unsupported:
             listed = ", ".join(f"'{n}' ({c})" for n, c, _ in self.unsupported)
             reasons = sorted({f"{c}: {r}" for _, c, r in self.unsupported if r != "kir has no such layer"})
@@ -130,6 +134,20 @@ class ConfigReader:
         _expect(cls in layer_map.MODEL_CLASSES, f"the file holds a {cls}, not a Functional or Sequential model")
         model = self.layer(entry)
         return model  # type: ignore[return-value]
+
+    def _place_dim_names(self, entry: Any) -> None:
+        """Pin each recorded dim-name list to the config of the top-level input it names."""
+        if not self.dim_names:
+            return
+        _, config, name = parts(entry)
+        inputs = {}
+        for sub in config.get("layers") or []:
+            if isinstance(sub, dict) and sub.get("class_name") == "InputLayer" and isinstance(sub.get("config"), dict):
+                inputs[parts(sub)[2]] = sub["config"]
+        unknown = sorted(set(self.dim_names) - set(inputs))
+        _expect(not unknown, f"kir's extras name dims of input(s) {', '.join(unknown)}, which model '{name}' does "
+                             f"not have (inputs: {', '.join(inputs) or 'none'})")
+        self._named_inputs = {id(inputs[key]): names for key, names in self.dim_names.items()}
 
     # ------------------------------------------------------------------ survey
     def survey(self, entry: Any) -> None:
@@ -185,7 +203,8 @@ class ConfigReader:
         shape = config.get("batch_shape", config.get("batch_input_shape"))
         _expect(isinstance(shape, list), f"input '{name}' has no batch_shape")
         try:
-            return InputLayer(batch_shape=shape, dtype=values.policy_name(config.get("dtype")), name=name)
+            return InputLayer(batch_shape=shape, dtype=values.policy_name(config.get("dtype")), name=name,
+                              dim_names=self._named_inputs.get(id(config)))
         except KirError as exc:
             raise LoadError(f"input '{name}': {exc}") from None
 
@@ -338,7 +357,7 @@ class _Replay:
                 del kwargs[key]
             elif key == "training" and value is True and getattr(layer, "training_by_default", False):
                 del kwargs[key]  # the augmentation layers' signature default, which Keras' predict overrides too
-            elif key in ("training", "mask"):
+            elif key == "training" or (key == "mask" and not layer.call_takes_mask):
                 why = ("runs every layer in inference mode" if key == "training" else
                        "derives masks itself (Embedding(mask_zero=True), Masking) and takes no mask computed by "
                        "other layers")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from kir.backends.numpy.table import LOWERINGS
-from kir.ir.ops.attention import implicit_masks, mha_inputs
+from kir.ir.ops.attention import implicit_masks, mha_axes, mha_equations, mha_general, mha_inputs
 
 NEG = np.float32(-1e9)
 """What Keras puts in masked scores (float32)."""
@@ -84,10 +84,48 @@ def mha_mask(attrs, mask, t: int, s: int, implicit: dict | None = None) -> np.nd
     return out
 
 
+def expand_mask(mask: np.ndarray, rank: int, n_axes: int) -> np.ndarray:
+    """Keras' `_masked_softmax`: insert the missing axes of an attention_mask right before its last
+    2 * len(attention_axes) ones (the heads axis, and any others), so it broadcasts to the scores."""
+    while mask.ndim < rank:
+        mask = np.expand_dims(mask, -2 * n_axes - 1)
+    return mask
+
+
+def _mha_general(attrs, q, v, k, m, params) -> list[np.ndarray]:
+    """MultiHeadAttention over `attention_axes` (Keras' einsum path and Softmax layer: masked
+    weights are zeroed, the softmax spans every key attention axis)."""
+    use_bias = attrs.get("use_bias", True)
+    axes = mha_axes(attrs, q.ndim)
+    dot, combine, rank = mha_equations(q.ndim, axes)
+
+    def project(x, role):
+        y = np.einsum("...d,dhk->...hk", x.astype(np.float32), np.asarray(params[f"{role}_kernel"], np.float32))
+        return y + np.asarray(params[f"{role}_bias"], np.float32) if use_bias and f"{role}_bias" in params else y
+
+    query = project(q, "query") * np.float32(1.0 / np.sqrt(attrs["key_dim"]))
+    scores = np.einsum(dot, project(k, "key"), query).astype(np.float32)
+    norm = tuple(range(rank - len(axes), rank))
+    keep = None if m is None else expand_mask(np.asarray(m) != 0, rank, len(axes))
+    if keep is not None:
+        scores = np.where(keep, scores, NEG)
+    e = np.exp(scores - scores.max(axis=norm, keepdims=True))
+    weights = (e / e.sum(axis=norm, keepdims=True)).astype(np.float32)
+    if keep is not None:
+        weights = np.where(keep, weights, np.float32(0.0))
+    heads = np.einsum(combine, weights, project(v, "value"))
+    y = np.einsum("...hv,hvo->...o", heads, np.asarray(params["output_kernel"], np.float32))
+    if use_bias and "output_bias" in params:
+        y = y + np.asarray(params["output_bias"], np.float32)
+    return [y.astype(np.float32), weights] if attrs.get("return_scores") else [y.astype(np.float32)]
+
+
 @LOWERINGS.register("MultiHeadAttention")
 def multi_head_attention(ctx, attrs, inputs, params):
     """Keras' MultiHeadAttention at inference: softmax(q k^T / sqrt(key_dim)) v per head."""
     q, v, k, m = (None if a is None else np.asarray(a) for a in mha_inputs(attrs, inputs))
+    if mha_general(attrs, q.ndim):
+        return _mha_general(attrs, q, v, k, m, params)
     use_bias = attrs.get("use_bias", True)
     query = _project(q.astype(np.float32), params, "query", use_bias) * np.float32(1.0 / np.sqrt(attrs["key_dim"]))
     key = _project(k.astype(np.float32), params, "key", use_bias)

@@ -17,7 +17,7 @@ import numpy as np
 from kir.backends.onnx.context import Attrs, Initializers, OnnxContext
 from kir.backends.onnx.lowerings.normalization import layer_norm
 from kir.backends.onnx.table import LOWERINGS
-from kir.ir.ops.attention import implicit_masks, mha_inputs
+from kir.ir.ops.attention import implicit_masks, mha_axes, mha_equations, mha_general, mha_inputs
 
 MS = "com.microsoft"
 NEG = -1e9
@@ -132,6 +132,43 @@ def _portable(ctx: OnnxContext, attrs: Attrs, inputs: list[str]) -> list[str]:
     return out
 
 
+def _general(ctx: OnnxContext, attrs: Attrs, inputs: list[str]) -> list[str]:
+    """MultiHeadAttention over `attention_axes` (Keras' einsum path; its Softmax layer zeroes the
+    masked weights): MatMul projections reshaped to (B, d..., heads, size), Einsum scores, a softmax
+    over every key attention axis (ReduceMax, Exp, ReduceSum), Einsum heads, output MatMul."""
+    q, v, k, m = mha_inputs(attrs, inputs)
+    rank = ctx.input_spec(0).rank
+    h, kd = int(attrs["num_heads"]), int(attrs["key_dim"])
+    vd = int(attrs.get("value_dim") or kd)
+    use_bias = attrs.get("use_bias", True)
+    axes = mha_axes(attrs, rank)
+    dot, combine, srank = mha_equations(rank, axes)
+    keep_dims = [0] * (rank - 1)
+    query = ctx.reshape(_proj(ctx, q, "query", use_bias, 1.0 / math.sqrt(kd)), [*keep_dims, h, kd], "query_heads")
+    key = ctx.reshape(_proj(ctx, k, "key", use_bias), [*keep_dims, h, kd], "key_heads")
+    value = ctx.reshape(_proj(ctx, v, "value", use_bias), [*keep_dims, h, vd], "value_heads")
+    scores = ctx.op("Einsum", key, query, suffix="scores", equation=dot)
+    keep = None
+    if m is not None:
+        index = 2 + bool(attrs.get("has_key"))
+        mrank, n = ctx.input_spec(index).rank, 2 * len(axes)
+        keep = _bool(ctx, m, ctx.input_spec(index).dtype, "attention_mask")
+        if mrank < srank:
+            keep = ctx.unsqueeze(keep, list(range(mrank - n, mrank - n + srank - mrank)), "mask_expanded")
+        scores = ctx.op("Where", keep, scores, ctx.const(NEG), suffix="masked_scores")
+    norm = list(range(srank - len(axes), srank))
+    shifted = ctx.op("Sub", scores, ctx.reduce("ReduceMax", scores, norm, suffix="scores_max"), suffix="shifted")
+    e = ctx.op("Exp", shifted, suffix="exp")
+    weights = ctx.op("Div", e, ctx.reduce("ReduceSum", e, norm, suffix="exp_sum"), suffix="weights")
+    if keep is not None:
+        weights = ctx.op("Where", keep, weights, ctx.const(0.0), suffix="masked_weights")
+    heads = ctx.op("Einsum", weights, value, suffix="heads", equation=combine)
+    out = [_output(ctx, ctx.reshape(heads, [*keep_dims, h * vd], "heads_concat"), use_bias)]
+    if attrs.get("return_scores"):
+        out.append(weights)
+    return out
+
+
 def _packed(ctx: OnnxContext, roles: list[str], tag: str, shapes: list[tuple]) -> str:
     """One initializer concatenating several parameters (each flattened to `shape`) on the last axis."""
     return ctx.derived(roles, tag, lambda *ws: np.concatenate([w.reshape(s) for w, s in zip(ws, shapes)], -1))
@@ -142,7 +179,13 @@ def _attention_bias(ctx: OnnxContext, attrs: Attrs, inputs: list[str]) -> str:
     -1e9 elsewhere, so a fully masked row is uniform as in Keras (`unidirectional` would add its own
     -10000 on top and leave it causal)."""
     keep = _mask(ctx, attrs, inputs)
-    return ctx.op("Where", keep, ctx.const(0.0), ctx.const(NEG), suffix="attention_bias")
+    bias = ctx.op("Where", keep, ctx.const(0.0), ctx.const(NEG), suffix="attention_bias")
+    # onnxruntime wants the query steps spelled out: (b, 1, 1, S) from value/key masks alone
+    # broadcasts to (b, 1, T, S) by an Expand to (1, 1, T, 1)
+    steps = ctx.op("Gather", ctx.op("Shape", inputs[0], suffix="query_shape"), ctx.ints([1], "one_axis"),
+                   suffix="query_steps", axis=0)
+    shape = ctx.op("Concat", ctx.ints([1, 1], "ones2"), steps, ctx.ints([1], "ones1"), suffix="bias_shape", axis=0)
+    return ctx.op("Expand", bias, shape, suffix="attention_bias_full")
 
 
 def _fused(ctx: OnnxContext, attrs: Attrs, inputs: list[str]) -> list[str]:
@@ -181,6 +224,8 @@ def fusable(ctx: OnnxContext, attrs: Attrs) -> bool:
 
 @LOWERINGS.register("MultiHeadAttention")
 def multi_head_attention(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    if mha_general(attrs, ctx.input_spec(0).rank):
+        return _general(ctx, attrs, inputs)
     if fusable(ctx, attrs):
         return _fused(ctx, attrs, inputs)
     return _portable(ctx, attrs, inputs)

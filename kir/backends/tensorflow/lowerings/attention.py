@@ -8,7 +8,7 @@ import math
 import tensorflow as tf
 
 from kir.backends.tensorflow.table import LOWERINGS
-from kir.ir.ops.attention import implicit_masks, mha_inputs
+from kir.ir.ops.attention import implicit_masks, mha_axes, mha_equations, mha_general, mha_inputs
 
 
 def _causal(t, s):
@@ -64,10 +64,43 @@ def _project(x, params, role, use_bias):
     return y
 
 
+def _general(ctx, attrs, q, v, k, m, params):
+    """MultiHeadAttention over `attention_axes` (Keras' einsum path; its Softmax layer zeroes the
+    masked weights and normalizes over every key attention axis)."""
+    use_bias = attrs.get("use_bias", True)
+    axes = mha_axes(attrs, q.shape.rank)
+    dot, combine, rank = mha_equations(q.shape.rank, axes)
+
+    def project(x, role):
+        y = tf.einsum("...d,dhk->...hk", x, params[f"{role}_kernel"])
+        return y + params[f"{role}_bias"] if use_bias and f"{role}_bias" in params else y
+
+    query = project(q, "query") * (1.0 / math.sqrt(int(attrs["key_dim"])))
+    scores = tf.einsum(dot, project(k, "key"), query)
+    norm = list(range(rank - len(axes), rank))
+    keep = None
+    if m is not None:
+        keep = tf.not_equal(m, tf.zeros_like(m))
+        while keep.shape.rank < rank:
+            keep = tf.expand_dims(keep, -2 * len(axes) - 1)
+        scores = tf.where(keep, scores, tf.constant(-65504.0 if scores.dtype == tf.float16 else -1e9, scores.dtype))
+    e = tf.exp(scores - tf.stop_gradient(tf.reduce_max(scores, norm, keepdims=True)))
+    weights = e / tf.reduce_sum(e, norm, keepdims=True)
+    if keep is not None:
+        weights = tf.where(keep, weights, tf.zeros_like(weights))
+    heads = tf.einsum(combine, _dropout(ctx, attrs, weights), project(v, "value"))
+    y = tf.einsum("...hv,hvo->...o", heads, params["output_kernel"])
+    if use_bias and "output_bias" in params:
+        y = y + params["output_bias"]
+    return [y, weights] if attrs.get("return_scores") else [y]
+
+
 @LOWERINGS.register("MultiHeadAttention")
 def multi_head_attention(ctx, attrs, inputs, params):
     q, v, k, m = mha_inputs(attrs, inputs)
     q, v, k = (tf.cast(a, ctx.compute_dtype) for a in (q, v, k))
+    if mha_general(attrs, q.shape.rank):
+        return _general(ctx, attrs, q, v, k, m, params)
     use_bias = attrs.get("use_bias", True)
     query = _project(q, params, "query", use_bias) * (1.0 / math.sqrt(int(attrs["key_dim"])))
     key = _project(k, params, "key", use_bias)
