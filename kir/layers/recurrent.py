@@ -46,6 +46,7 @@ class _RNN(Layer):
 
     gates: ClassVar[int] = 1
     supports_masking = True
+    call_takes_mask = True
 
     def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", recurrent_initializer: Any = "orthogonal",
@@ -54,7 +55,8 @@ class _RNN(Layer):
                  recurrent_dropout: float = 0.0, kernel_constraint: Any = None, recurrent_constraint: Any = None,
                  bias_constraint: Any = None,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
-                 stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False, **kwargs: Any):
+                 stateful: bool = False, unroll: bool = False, zero_output_for_mask: bool = False,
+                 seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         self.units = check_positive_int(units, f"{where}: units")
@@ -66,6 +68,9 @@ class _RNN(Layer):
                               bias_constraint=bias_constraint)
         self.dropout = _args.rate(dropout, f"{where}: dropout")
         self.recurrent_dropout = _args.rate(recurrent_dropout, f"{where}: recurrent_dropout")
+        if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
+            raise ConfigError(f"{where}: seed must be an int or None (it seeds the dropout masks), got {seed!r}")
+        self.seed = None if seed is None else int(seed)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards = bool(go_backwards)
         if stateful:
@@ -110,6 +115,8 @@ class _RNN(Layer):
                  "recurrent_dropout": self.recurrent_dropout}
         if self.zero_output_for_mask:
             attrs["zero_output_for_mask"] = True
+        if self.seed is not None:  # seeds the training-time dropout masks
+            attrs["seed"] = self.seed
         return attrs
 
     def compute_mask(self, node: Node, masks: list[KTensor | None]) -> list[KTensor | None]:
@@ -118,7 +125,8 @@ class _RNN(Layer):
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
         # Keras 3 fills in `mask=` only for a call with one tensor argument: with initial_state=
         # the mask is not applied (the sequence output still carries it on)
-        mask = emitter.input_mask(node) if len(inputs) == 1 else None
+        # an explicit mask= applies with initial_state= too
+        mask = emitter.input_mask(node) if len(inputs) == 1 or (node is not None and node.masks) else None
         return emit_masked(self, emitter, inputs, mask, self._vertex_name(node))
 
 
@@ -142,15 +150,26 @@ class SimpleRNN(_RNN):
 
 
 class _GatedRNN(_RNN):
-    """GRU and LSTM: their gates use `recurrent_activation`."""
+    """GRU and LSTM: their gates use `recurrent_activation`. `use_cudnn` ("auto", True, False) is
+    Keras 3's: whether TensorFlow may run the fused cuDNN kernel (docs/ops.md, "Fused cuDNN LSTM/GRU")."""
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
-                 **kwargs: Any):
+                 use_cudnn: Any = "auto", **kwargs: Any):
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation, self.name)
+        if not (isinstance(use_cudnn, (bool, np.bool_)) or use_cudnn == "auto"):
+            raise ConfigError(f"{type(self).__name__} '{self.name}': invalid value received for argument "
+                              f"`use_cudnn`. Expected one of {{'auto', True, False}}. "
+                              f"Received: use_cudnn={use_cudnn!r}")
+        self.use_cudnn = use_cudnn if use_cudnn == "auto" else bool(use_cudnn)
 
     def ir_attrs(self) -> dict[str, Any]:
-        return {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation}
+        attrs = {**super().ir_attrs(), "recurrent_activation": self.recurrent_activation}
+        if self.unroll:  # both only steer the TensorFlow backend's choice of kernel
+            attrs["unroll"] = True
+        if self.use_cudnn != "auto":
+            attrs["use_cudnn"] = self.use_cudnn
+        return attrs
 
 
 class GRU(_GatedRNN):
@@ -159,8 +178,8 @@ class GRU(_GatedRNN):
     gates = 3
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
-                 reset_after: bool = True, **kwargs: Any):
-        super().__init__(units, activation, recurrent_activation, **kwargs)
+                 reset_after: bool = True, use_cudnn: Any = "auto", **kwargs: Any):
+        super().__init__(units, activation, recurrent_activation, use_cudnn, **kwargs)
         self.reset_after = bool(reset_after)
 
     def _bias_shape(self) -> tuple[int, ...]:
@@ -176,8 +195,8 @@ class LSTM(_GatedRNN):
     gates = 4
 
     def __init__(self, units: int, activation: Any = "tanh", recurrent_activation: Any = "sigmoid",
-                 unit_forget_bias: bool = True, **kwargs: Any):
-        super().__init__(units, activation, recurrent_activation, **kwargs)
+                 unit_forget_bias: bool = True, use_cudnn: Any = "auto", **kwargs: Any):
+        super().__init__(units, activation, recurrent_activation, use_cudnn, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def _init_bias(self) -> None:

@@ -120,6 +120,16 @@ def compile_model(
         raise ConfigError(f"steps_per_execution must be 'auto' or a positive int, got {steps_per_execution!r}")
     strategy = _strategy(distribute)
     policy = mixed_precision.global_policy()
+    if jit and _runs_cudnn(model, policy.compute_dtype):
+        # cuDNN's fused LSTM/GRU do not compile under XLA: Keras 3 sets such a layer's
+        # supports_jit = False, so "auto" turns XLA off and jit_compile=True warns and does too
+        if jit_compile is True:
+            import warnings
+
+            warnings.warn("Model doesn't support `jit_compile=True` (an LSTM/GRU runs on cuDNN; pass "
+                          "use_cudnn=False to it to compile with XLA). Proceeding with `jit_compile=False`.",
+                          UserWarning, stacklevel=3)
+        jit = False
     if auto_scale_loss and policy.name == "mixed_float16" and not isinstance(opt, optimizers_module.LossScaleOptimizer):
         opt = optimizers_module.LossScaleOptimizer(opt, name="loss_scale_optimizer")
     if policy.compute_dtype == "float16" and not _accelerator_present():
@@ -151,6 +161,13 @@ def _strategy(distribute: Any) -> Any:
     if tf is None or not tf.distribute.has_strategy():
         return None
     return tf.distribute.get_strategy()
+
+
+def _runs_cudnn(model: TrainableModel, compute_dtype: str) -> bool:
+    """Whether some LSTM/GRU of the model would train on TensorFlow's fused cuDNN kernel."""
+    from kir.backends.tensorflow.cudnn_rnn import model_uses_cudnn
+
+    return model_uses_cudnn(model.to_graph(), compute_dtype)
 
 
 def _accelerator_present() -> bool:

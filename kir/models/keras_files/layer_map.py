@@ -27,7 +27,7 @@ NEVER = {
     "SlicingOpLambda": "it stores a TensorFlow function call, and kir never runs code from a file",
 }
 TRAINING_ONLY = {"seed", "synchronized", "implementation", "renorm_momentum", "renorm_clipping", "fused",
-                 "use_cudnn", "autocast", "lora_alpha"}
+                 "autocast", "lora_alpha"}
 REFUSED = {
     "stateful": "kir resets recurrent state at every batch",
     "time_major": "kir's recurrent layers take (batch, time, features)",
@@ -121,8 +121,8 @@ def translate(class_name: str, name: str, config: dict[str, Any], flavour: str) 
             decoded = values.decode_constraint(value)
             if decoded is not None and key in takes:
                 kwargs[key] = decoded
-        elif key in TRAINING_ONLY:
-            continue
+        elif key in TRAINING_ONLY or (key == "use_cudnn" and key not in takes):
+            continue  # LSTM/GRU take use_cudnn (their TensorFlow kernel choice); other layers ignore it
         elif key.endswith("_initializer"):
             decoded = values.decode_initializer(value)
             if decoded is not None and key in takes:
