@@ -155,7 +155,13 @@ def _umask() -> int:
 
 
 def publish(staged: str, target: str) -> None:
-    """Give `staged` the usual file mode and rename it over `target` (atomic on one file system)."""
+    """Flush `staged` to disk, give it the usual file mode and rename it over `target` (atomic on one
+    file system): after a crash the target is the old file or the whole new one, never a torn one."""
+    descriptor = os.open(staged, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
     os.chmod(staged, 0o666 & ~_umask())
     os.replace(staged, target)
 

@@ -5,8 +5,9 @@ with a symbolic batch dimension 'batch' (or a static one). The same model always
 bytes: no timestamps, names derived from layer names, nodes in topological order. The file is
 written to a temporary folder beside the target and moved into place only after
 `onnx.checker.check_model(full_check=True)` passed, so a failure leaves no file behind. Weights
-go to an external-data file '<name>.onnx.data' when they exceed `external_data_threshold`
-(protobuf cannot serialize messages over 2 GB).
+go to an external-data file '<name>.onnx.<16 hex>.data' when they exceed `external_data_threshold`
+(default: near `PROTOBUF_LIMIT`, as protobuf cannot serialize messages over 2 GB); a single weight
+over 2 GB works too, as no step round-trips a weight through protobuf's bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import ModelProto, helper, numpy_helper
+from onnx.external_data_helper import set_external_data
 
 from kir import fileio
 from kir.backends.base import GraphSource, graph_of
@@ -36,8 +39,18 @@ from kir.ir.interpret import Interpreter
 from kir.ir.spec import TensorSpec
 from kir.passes import LEVELS, run_pipeline
 
+PROTOBUF_LIMIT = 2**31 - 1
+"""protobuf refuses to serialize or parse a message (a whole model, or one tensor) over this many
+bytes. The one place kir's large-model routes read it from (tests lower it to drive small models
+through them)."""
 EXTERNAL_DATA_THRESHOLD = 2**31 - 2**27
 """Initializer bytes above which weights go to external data (2 GB protobuf limit, less a margin)."""
+
+
+def near_protobuf_limit(nbytes: int) -> bool:
+    """Whether a model holding `nbytes` of weights must go through files with external data: over
+    the protobuf limit less 1/16 of it (room for the graph, names and metadata beside the weights)."""
+    return nbytes > PROTOBUF_LIMIT - PROTOBUF_LIMIT // 16
 
 
 @dataclass
@@ -146,9 +159,23 @@ def to_onnx(
     return _build(graph, opset, _batch_dim(dynamic_batch, batch_size), dtype, level, io_dtype, **deploy)
 
 
-def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None,
-           metadata: Any = None, labels: Any = None, guard_ids: bool = False,
-           keep_float32: Any = None, portable: bool = False) -> ModelProto:
+def _build(graph: Graph, *args: Any, **kwargs: Any) -> ModelProto:
+    """`_build_proto`, with protobuf's own refusals (a message or tensor over its 2 GB limit) turned
+    into an ExportError naming the model, so no raw protobuf exception escapes export/to_onnx."""
+    from google.protobuf.message import Error as ProtobufError
+
+    try:
+        return _build_proto(graph, *args, **kwargs)
+    except ProtobufError as exc:
+        raise ExportError(f"model '{graph.name}' could not be built as ONNX: protobuf refused it "
+                          f"({type(exc).__name__}: {exc}); protobuf holds at most {PROTOBUF_LIMIT} bytes per "
+                          f"message: export(...) writes weights near that limit as external data") from exc
+
+
+def _build_proto(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, io_dtype: str | None,
+                 metadata: Any = None, labels: Any = None, guard_ids: bool = False,
+                 keep_float32: Any = None, portable: bool = False) -> ModelProto:
+    """The ONNX ModelProto of an optimized kir graph (what `to_onnx` and `export` share)."""
     from kir.backends.onnx import metadata as meta
     from kir.version import __version__
 
@@ -167,14 +194,14 @@ def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, i
                           meta.dim_names(graph, v)) for n, v in zip(input_names, graph.inputs)]
     outputs = [_value_info(n, graph.spec(r).dtype, graph.spec(r).shape, batch)
                for n, r in zip(output_names, graph.outputs)]
-    onnx_graph = helper.make_graph(nodes, graph.name, inputs, outputs, initializers,
-                                   doc_string=f"kir model '{graph.name}'")
+    onnx_graph = helper.make_graph(nodes, graph.name, inputs, outputs, doc_string=f"kir model '{graph.name}'")
     opsets = [helper.make_opsetid("", opset)]
     if any(n.domain == "com.microsoft" for n in nodes):
         opsets.append(helper.make_opsetid("com.microsoft", 1))
     model = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="kir", producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets[:1]),
                               doc_string=f"Exported by kir {__version__} from model '{graph.name}'")
+    _move_initializers(initializers, model)
     props = {"kir_version": __version__, "kir_model": graph.name, "kir_optimize": level, "kir_dtype": dtype}
     bounds = embedding_id_bounds(graph)
     if bounds:
@@ -195,8 +222,46 @@ def _build(graph: Graph, opset: int, batch: int | str, dtype: str, level: str, i
     return model
 
 
-def _initializer_bytes(model: ModelProto) -> int:
-    return sum(len(t.raw_data) or numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
+def _move_initializers(tensors: list[onnx.TensorProto], model: ModelProto) -> None:
+    """Put the weights into `model` after its graph: one tensor at a time, by deep copy (protobuf's
+    `extend`/`MergeFrom` round-trip through bytes and refuse a tensor over 2 GB; copying them with
+    the graph would hold every weight twice), each dropped from `tensors` once copied."""
+    target = model.graph.initializer
+    tensors.reverse()
+    while tensors:
+        target.add().CopyFrom(tensors.pop())
+
+
+def initializer_bytes(model: ModelProto) -> int:
+    """Weight bytes, from shapes and dtypes (reading `raw_data` would copy every weight)."""
+    return sum(int(np.prod(t.dims, dtype=np.int64)) * helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+               for t in model.graph.initializer)
+
+
+def session_source(model: ModelProto, keep: bool = True) -> tuple[bytes, list[str], list[np.ndarray]]:
+    """What onnxruntime opens for an in-memory `model`: its bytes, and when its weights are near
+    protobuf's 2 GB limit, the weights left out of those bytes (names and arrays, to hand over with
+    `SessionOptions.add_external_initializers`; the arrays must outlive the session).
+    keep: give `model` its weights back afterwards (False when the caller drops it)."""
+    if not near_protobuf_limit(initializer_bytes(model)):
+        return model.SerializeToString(), [], []
+    names, arrays, moved = [], [], []
+    for tensor in model.graph.initializer:
+        if tensor.HasField("raw_data") and np.prod(tensor.dims, dtype=np.int64) > 256:
+            names.append(tensor.name)
+            moved.append(tensor)
+            arrays.append(numpy_helper.to_array(tensor))
+            set_external_data(tensor, location="kir-in-memory")  # onnxruntime takes the value given instead
+            tensor.ClearField("raw_data")
+    try:
+        source = model.SerializeToString()
+    finally:
+        if keep:
+            for tensor, array in zip(moved, arrays):
+                tensor.raw_data = array.tobytes()
+                tensor.ClearField("data_location")
+                del tensor.external_data[:]
+    return source, names, arrays
 
 
 def _parameter_count(model: ModelProto) -> int:
@@ -212,14 +277,30 @@ def _io(values) -> list[tuple[str, str, tuple]]:
     return result
 
 
-def _data_name(name: str, model: ModelProto) -> str:
-    """'<name>.<16 hex>.data': named by a hash of the weights it holds, so a new export never
-    overwrites the data file the previous graph still reads (NAME_MAX-safe for long names)."""
+def externalize(model: ModelProto, folder: Path, prefix: str) -> str:
+    """Move `model`'s weights (tensors of 1 KiB and more) into one data file in `folder`, named
+    '<prefix>.<16 hex>.data' by a hash of all its weights, so a new export never overwrites the data
+    file the previous graph still reads (NAME_MAX-safe for long names). One pass: each weight is read
+    out of protobuf once, then written and hashed (onnx.save_model would copy it twice more, and
+    hashing a third time); the layout is onnx's: in initializer order, no padding."""
     digest = hashlib.sha256()
-    for tensor in model.graph.initializer:
-        digest.update(tensor.name.encode() + b"\0")
-        digest.update(tensor.raw_data or numpy_helper.to_array(tensor).tobytes())
-    return f"{_data_prefix(name)}.{digest.hexdigest()[:16]}.data"
+    staged = folder / "weights.data"
+    moved: list[tuple[onnx.TensorProto, int, int]] = []
+    with open(staged, "wb") as data:
+        for tensor in model.graph.initializer:
+            raw = tensor.raw_data or numpy_helper.to_array(tensor).tobytes()
+            digest.update(tensor.name.encode() + b"\0")
+            digest.update(raw)
+            if tensor.HasField("raw_data") and sys.getsizeof(raw) >= 1024:  # onnx's size_threshold test
+                moved.append((tensor, data.tell(), len(raw)))
+                data.write(raw)
+            del raw
+    name = f"{_data_prefix(prefix)}.{digest.hexdigest()[:16]}.data"
+    os.replace(staged, folder / name)
+    for tensor, offset, length in moved:
+        set_external_data(tensor, name, offset, length)
+        tensor.ClearField("raw_data")
+    return name
 
 
 def _data_prefix(name: str) -> str:
@@ -232,21 +313,23 @@ def _stale_data_files(target: Path, keep: str | None) -> list[Path]:
     return [p for p in target.parent.iterdir() if pattern.fullmatch(p.name) and p.name != keep]
 
 
-def _write(model: ModelProto, target: Path, data_name: str | None, name: str) -> None:
+def _write(model: ModelProto, target: Path, external: bool, name: str) -> str | None:
     """Check and publish the file(s): staged in a temporary folder beside the target, the data file
     (named by its content) moved into place first, the graph renamed over `target` last, then the
-    data files of earlier exports removed; a reader sees the old model or the new one, never a mix."""
+    data files of earlier exports removed; a reader sees the old model or the new one, never a mix.
+    Returns the data file's name (None without external data)."""
     def fail(reason: str) -> ExportError:
         return ExportError(f"exporting model '{name}' to '{target}' failed: {reason}; no file was written")
 
     folder = str(target.parent)
     fileio.clean_stale(folder)
+    data_name = None
     try:
         with fileio.staging(folder, fail, directory=True) as tmpdir:
             staged = Path(tmpdir) / "model.onnx"
-            if data_name:
-                onnx.save_model(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
-                                location=data_name, size_threshold=1024)
+            if external:
+                data_name = externalize(model, Path(tmpdir), target.name)
+                onnx.save_model(model, str(staged))
                 onnx.checker.check_model(str(staged), full_check=True)
                 fileio.publish(str(Path(tmpdir) / data_name), str(target.parent / data_name))
             else:
@@ -261,6 +344,7 @@ def _write(model: ModelProto, target: Path, data_name: str | None, name: str) ->
     for old in _stale_data_files(target, data_name):
         with contextlib.suppress(OSError):
             old.unlink()
+    return data_name
 
 
 def export(
@@ -271,7 +355,7 @@ def export(
     batch_size: int | None = None,
     dtype: str = "float32",
     optimize: Any = "O2",
-    external_data_threshold: int = EXTERNAL_DATA_THRESHOLD,
+    external_data_threshold: int | None = None,
     io_dtype: str | None = None,
     nchw_io: bool = False,
     *,
@@ -307,8 +391,10 @@ def export(
         raise ExportError(f"cannot export to '{target}': it is a directory; give a file name like model.onnx")
     if not target.parent.is_dir():
         raise ExportError(f"cannot export to '{target}': folder '{target.parent}' does not exist")
-    if not isinstance(external_data_threshold, int) or external_data_threshold < 0:
-        raise ConfigError(f"external_data_threshold must be a non-negative int, got {external_data_threshold!r}")
+    if external_data_threshold is not None and (not isinstance(external_data_threshold, int)
+                                                or external_data_threshold < 0):
+        raise ConfigError(f"external_data_threshold must be a non-negative int or None (weights near protobuf's "
+                          f"2 GB limit), got {external_data_threshold!r}")
     level = _level(optimize)
     batch = _batch_dim(dynamic_batch, batch_size)
     graph, report = optimized_graph(graph_of(model_or_graph), level, batch_size, nchw_io)
@@ -327,9 +413,10 @@ def export(
         model, quantization = int8(model, graph, quantize, calibration, quantize_exclude, sample=quantize_sample)
     counts = Counter(n.op_type for n in model.graph.node)
     parameters = _parameter_count(model)
-    external = _initializer_bytes(model) > external_data_threshold
-    data_name = _data_name(target.name, model) if external else None
-    _write(model, target, data_name, graph.name)
+    weight_bytes = initializer_bytes(model)
+    external = (near_protobuf_limit(weight_bytes) if external_data_threshold is None
+                else weight_bytes > external_data_threshold)
+    data_name = _write(model, target, external, graph.name)
     size = target.stat().st_size + ((target.parent / data_name).stat().st_size if data_name else 0)
     return ExportResult(str(target), opset, _io(model.graph.input), _io(model.graph.output), counts, parameters,
                         size, time.perf_counter() - start, str(target.parent / data_name) if data_name else None,

@@ -8,6 +8,7 @@ op: dynamic for MatMul/Gemm/LSTM/GRU, static QDQ for Conv (and the Relu/pooling/
 only when calibration data is given, float otherwise. It quantizes each applicable plan, times
 them against the float file on the given data and keeps the fastest, keeps layers whose error
 passes `tolerance` in float, and returns the float model when int8 is not faster.
+Models near protobuf's 2 GB limit (`is_large`) are quantized through files with external data only.
 """
 
 from __future__ import annotations
@@ -222,15 +223,42 @@ def _gemm_to_matmul(model: ModelProto) -> ModelProto:
     return model
 
 
-def _session(model: ModelProto | str, optimized: bool = True) -> Any:
+def is_large(model: ModelProto) -> bool:
+    """Whether `model`'s weights are near protobuf's 2 GB limit, so quantizing it must go through
+    files with external data (export.near_protobuf_limit, the one size test)."""
+    from kir.backends.onnx.export import initializer_bytes, near_protobuf_limit
+
+    return near_protobuf_limit(initializer_bytes(model))
+
+
+def _loadable(model: ModelProto | str, folder: str | None) -> bytes | str:
+    """What onnxruntime opens: a path as is; a small model's bytes; in the large route (`folder`
+    set) the graph-only proto saved beside the external data files it points to (a new name each
+    time, so no session's file is overwritten)."""
+    if isinstance(model, str):
+        return model
+    if folder is None:
+        return model.SerializeToString()
+    fd, path = tempfile.mkstemp(suffix=".onnx", prefix="session-", dir=folder)
+    os.close(fd)
+    onnx.save(model, path)
+    return path
+
+
+def _load(path: str, folder: str | None) -> ModelProto:
+    """A file quantization wrote: whole for small models; graph-only in the large route (the
+    weights stay in the external data file beside it)."""
+    return onnx.load(path, load_external_data=folder is None)
+
+
+def _session(model: ModelProto | str, optimized: bool = True, folder: str | None = None) -> Any:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.log_severity_level = 3
     if not optimized:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    source = model if isinstance(model, str) else model.SerializeToString()
-    return ort.InferenceSession(source, sess_options=so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(_loadable(model, folder), sess_options=so, providers=["CPUExecutionProvider"])
 
 
 def _with_outputs(model: ModelProto, tensors: Sequence[str]) -> ModelProto:
@@ -268,17 +296,18 @@ def _effective(model: ModelProto, tensor: str) -> str:
 
 
 def layer_errors(model: ModelProto, graph: Graph, arrays: Sequence[np.ndarray], schemes: Mapping[str, str],
-                 float_model: ModelProto) -> tuple[list[LayerError], float]:
+                 float_model: ModelProto, folder: str | None = None) -> tuple[list[LayerError], float]:
     """Per-layer errors of `model` (quantized from `float_model`) against the numpy reference of
     `graph` (the kir graph it was lowered from), and the max relative error over the model outputs.
-    A layer's output is the first output of its last node in the float file (quantizers keep it)."""
+    A layer's output is the first output of its last node in the float file (quantizers keep it).
+    folder: the large route's working folder (see `_loadable`)."""
     capture = _Capture()
     refs = capture.run(graph, [np.asarray(a) for a in arrays])
     groups = _layer_nodes(model, capture.order)
     last = {layer: _effective(model, nodes[-1].output[0])
             for layer, nodes in _layer_nodes(float_model, capture.order).items()}
     probe = _with_outputs(model, [t for t in last.values() if t])
-    session = _session(probe, optimized=False)
+    session = _session(probe, optimized=False, folder=folder)
     names = [o.name for o in session.get_outputs()]
     values = dict(zip(names, session.run(names, _feeds(model, arrays))))
     errors = []
@@ -297,11 +326,12 @@ def layer_errors(model: ModelProto, graph: Graph, arrays: Sequence[np.ndarray], 
 
 # ---------------------------------------------------------------- timing
 def median_ms(models: Mapping[str, ModelProto | str], arrays: Sequence[np.ndarray], rounds: int = 15,
-              budget_s: float = 2.0) -> dict[str, float]:
+              budget_s: float = 2.0, folder: str | None = None) -> dict[str, float]:
     """Median milliseconds per run of each model on `arrays` (one batch), the models taking turns so
     that clock drift hits each alike."""
-    sessions = {k: _session(m) for k, m in models.items()}
-    feeds = {k: _feeds(onnx.load(m) if isinstance(m, str) else m, arrays) for k, m in models.items()}
+    sessions = {k: _session(m, folder=folder) for k, m in models.items()}
+    feeds = {k: _feeds(onnx.load(m, load_external_data=False) if isinstance(m, str) else m, arrays)
+             for k, m in models.items()}
     for k, s in sessions.items():
         s.run(None, feeds[k])
     samples: dict[str, list[float]] = {k: [] for k in sessions}
@@ -336,37 +366,45 @@ class _Reader:
 
 
 def _run_ort(model: ModelProto, tmp: str, dynamic_ops: Sequence[str], static_ops: Sequence[str],
-             layers: Sequence[str], exclude: set[str], calibration: Sequence[np.ndarray] | None) -> ModelProto:
-    """Pre-process (shape inference + ORT's basic optimizations), then dynamic and/or static QDQ."""
+             layers: Sequence[str], exclude: set[str], calibration: Sequence[np.ndarray] | None,
+             tag: str = "", large: bool = False) -> ModelProto:
+    """Pre-process (shape inference + ORT's basic optimizations), then dynamic and/or static QDQ.
+
+    Large models (`large`: `model` is graph-only, its weights in external data files in `tmp`) go
+    through files only: every step reads and writes external data and the result comes back
+    graph-only. `tag` keeps each attempt's files apart (earlier results still point at theirs)."""
     q = _quant()
-    src = os.path.join(tmp, "float.onnx")
+    folder = tmp if large else None
+    src = os.path.join(tmp, f"{tag}float.onnx")
     onnx.save(model, src)
-    pre = os.path.join(tmp, "pre.onnx")
+    pre = os.path.join(tmp, f"{tag}pre.onnx")
     # kir's files pass onnx's strict shape inference, so the symbolic pass (it needs sympy) adds nothing
-    q.quant_pre_process(src, pre, skip_symbolic_shape=True)
-    current = onnx.load(pre)
+    external = {"save_as_external_data": True, "all_tensors_to_one_file": True,
+                "external_data_location": f"{tag}pre.onnx.data"} if large else {}
+    q.quant_pre_process(src, pre, skip_symbolic_shape=True, **external)
+    current = _load(pre, folder)
     if dynamic_ops:
         current = _gemm_to_matmul(current)
-        dyn_in, dyn = os.path.join(tmp, "dynamic_in.onnx"), os.path.join(tmp, "dynamic.onnx")
+        dyn_in, dyn = os.path.join(tmp, f"{tag}dynamic_in.onnx"), os.path.join(tmp, f"{tag}dynamic.onnx")
         onnx.save(current, dyn_in)  # onnxruntime's quantizers take paths most reliably (external data)
         ops = [op if op != "Gemm" else "MatMul" for op in dynamic_ops]
         q.quantize_dynamic(dyn_in, dyn, op_types_to_quantize=sorted(set(ops)), per_channel=True,
                            weight_type=q.QuantType.QInt8, nodes_to_exclude=_excluded_nodes(current, layers, exclude),
-                           extra_options={"MatMulConstBOnly": True})
-        current = onnx.load(dyn)
+                           use_external_data_format=large, extra_options={"MatMulConstBOnly": True})
+        current = _load(dyn, folder)
     if static_ops:
         if calibration is None:
             raise ConfigError("static quantization needs calibration data: calibration=arrays or a .npz "
                               "(a few hundred representative samples)")
-        static_in, out = os.path.join(tmp, "static_in.onnx"), os.path.join(tmp, "static.onnx")
+        static_in, out = os.path.join(tmp, f"{tag}static_in.onnx"), os.path.join(tmp, f"{tag}static.onnx")
         onnx.save(current, static_in)
         q.quantize_static(static_in, out, _Reader(current, calibration), quant_format=q.QuantFormat.QDQ,
                           op_types_to_quantize=list(static_ops), per_channel=True,
                           activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
                           nodes_to_exclude=_excluded_nodes(current, layers, exclude),
-                          calibrate_method=q.CalibrationMethod.MinMax,
+                          calibrate_method=q.CalibrationMethod.MinMax, use_external_data_format=large,
                           extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
-        current = onnx.load(out)
+        current = _load(out, folder)
     return current
 
 
@@ -455,62 +493,88 @@ def quantize(model: ModelProto, graph: Graph, mode: str = "auto", calibration: A
     if data is None:
         data = random_inputs(model, graph, 32)
     data = [a[:256] for a in data]
+    with tempfile.TemporaryDirectory(prefix="kir-quantize-") as tmp:
+        folder = tmp if is_large(model) else None
+        if folder is None:
+            return _quantize_in(tmp, None, model, graph, mode, calib, layers, excluded, tolerance, data)
+        # large: the weights move to a file once; every step below reads and writes files with external
+        # data and keeps graph-only protos, and what is returned gets its weights back before tmp goes
+        from pathlib import Path
+
+        from kir.backends.onnx.export import externalize
+
+        externalize(model, Path(tmp), "source.onnx")
+        try:
+            result, report = _quantize_in(tmp, folder, model, graph, mode, calib, layers, excluded, tolerance, data)
+            if result is not model:
+                onnx.load_external_data_for_model(result, tmp)
+        finally:
+            onnx.load_external_data_for_model(model, tmp)
+        return result, report
+
+
+def _quantize_in(tmp: str, folder: str | None, model: ModelProto, graph: Graph, mode: str,
+                 calib: list[np.ndarray] | None, layers: list[str], excluded: set[str], tolerance: float,
+                 data: list[np.ndarray]) -> tuple[ModelProto, QuantizeReport]:
+    """`quantize`'s work in the folder `tmp` (`folder`: tmp in the large route, where `model` and
+    every proto made here are graph-only and their weights sit in external data files in tmp)."""
     report = QuantizeReport(mode)
     batch = [a[:32] for a in data]
     made: dict[tuple[str, frozenset[str]], ModelProto | None] = {}
-    with tempfile.TemporaryDirectory(prefix="kir-quantize-") as tmp:
-        def attempt(plan: str, excluded: set[str]) -> tuple[ModelProto | None, dict[str, str], list[str]]:
-            dynamic, static, schemes, reasons = _plan(model, layers, plan, excluded)
-            key = (plan, frozenset(excluded))
-            if key not in made:
-                made[key] = None
-                if any(v != "float" for v in schemes.values()):
-                    try:
-                        made[key] = _run_ort(model, tmp, dynamic, static, layers, excluded, calib)
-                    except KirError:
-                        raise
-                    except Exception as exc:
-                        raise ExportError(f"onnxruntime.quantization failed ({plan}): {type(exc).__name__}: "
-                                          f"{exc}") from exc
-            return made[key], schemes, reasons
 
-        plan = mode
-        if mode == "auto":
-            plan, notes = _choose_plan(model, calib, batch, lambda p: attempt(p, excluded)[0])
-        else:
-            notes = []
-        candidate = None
-        for round_ in range(MAX_AUTO_ROUNDS if mode == "auto" else 1):
-            candidate, schemes, reasons = attempt(plan, excluded)
-            report.schemes, report.reasons = schemes, reasons + notes
-            if candidate is None:
-                break
-            failure = _run_failure(candidate, batch)
-            if failure:
-                raise ExportError(f"the int8 file onnxruntime.quantization made ({plan}) does not run in onnxruntime: "
-                                  f"{failure}; keep the failing layer float with quantize_exclude, or try "
-                                  f"another mode")
-            report.layers, report.output_error = layer_errors(candidate, graph, data, schemes, model)
-            worst = next((e for e in report.layers if e.scheme != "float" and e.relative > tolerance), None)
-            if mode != "auto" or worst is None or round_ == MAX_AUTO_ROUNDS - 1:
-                break
-            excluded.add(worst.layer)
-            notes.append(f"layer '{worst.layer}' stays float: int8 error {worst.relative:.1%} > tolerance "
-                         f"{tolerance:.1%}")
+    def attempt(plan: str, excluded: set[str]) -> tuple[ModelProto | None, dict[str, str], list[str]]:
+        dynamic, static, schemes, reasons = _plan(model, layers, plan, excluded)
+        key = (plan, frozenset(excluded))
+        if key not in made:
+            made[key] = None
+            if any(v != "float" for v in schemes.values()):
+                try:
+                    made[key] = _run_ort(model, tmp, dynamic, static, layers, excluded, calib,
+                                         tag=f"{len(made)}-", large=folder is not None)
+                except KirError:
+                    raise
+                except Exception as exc:
+                    raise ExportError(f"onnxruntime.quantization failed ({plan}): {type(exc).__name__}: "
+                                      f"{exc}") from exc
+        return made[key], schemes, reasons
+
+    plan = mode
+    if mode == "auto":
+        plan, notes = _choose_plan(model, calib, batch, lambda p: attempt(p, excluded)[0], folder)
+    else:
+        notes = []
+    candidate = None
+    for round_ in range(MAX_AUTO_ROUNDS if mode == "auto" else 1):
+        candidate, schemes, reasons = attempt(plan, excluded)
+        report.schemes, report.reasons = schemes, reasons + notes
         if candidate is None:
-            report.quantized = False
-            report.reasons.append("no layer is left with an int8 scheme: the file stays float32")
-            return model, report
-        if excluded:
-            report.reasons.append(f"float by request or tolerance: {', '.join(sorted(excluded))}")
-        timing = median_ms({"float": model, "int8": candidate}, batch)
-        report.float_ms, report.int8_ms = timing["float"], timing["int8"]
-        if mode == "auto" and report.int8_ms >= report.float_ms:
-            report.quantized = False
-            report.reasons.append(f"int8 was not faster than float on the given data ({report.int8_ms:.3f} ms vs "
-                                  f"{report.float_ms:.3f} ms at batch {len(batch[0])}): "
-                                  f"the float32 file is written")
-            return model, report
+            break
+        failure = _run_failure(candidate, batch, folder)
+        if failure:
+            raise ExportError(f"the int8 file onnxruntime.quantization made ({plan}) does not run in onnxruntime: "
+                              f"{failure}; keep the failing layer float with quantize_exclude, or try "
+                              f"another mode")
+        report.layers, report.output_error = layer_errors(candidate, graph, data, schemes, model, folder)
+        worst = next((e for e in report.layers if e.scheme != "float" and e.relative > tolerance), None)
+        if mode != "auto" or worst is None or round_ == MAX_AUTO_ROUNDS - 1:
+            break
+        excluded.add(worst.layer)
+        notes.append(f"layer '{worst.layer}' stays float: int8 error {worst.relative:.1%} > tolerance "
+                     f"{tolerance:.1%}")
+    if candidate is None:
+        report.quantized = False
+        report.reasons.append("no layer is left with an int8 scheme: the file stays float32")
+        return model, report
+    if excluded:
+        report.reasons.append(f"float by request or tolerance: {', '.join(sorted(excluded))}")
+    timing = median_ms({"float": model, "int8": candidate}, batch, folder=folder)
+    report.float_ms, report.int8_ms = timing["float"], timing["int8"]
+    if mode == "auto" and report.int8_ms >= report.float_ms:
+        report.quantized = False
+        report.reasons.append(f"int8 was not faster than float on the given data ({report.int8_ms:.3f} ms vs "
+                              f"{report.float_ms:.3f} ms at batch {len(batch[0])}): "
+                              f"the float32 file is written")
+        return model, report
     from kir.backends.onnx.metadata import set_props
 
     int8_layers = ",".join(k for k, v in report.schemes.items() if v != "float")
@@ -520,7 +584,7 @@ def quantize(model: ModelProto, graph: Graph, mode: str = "auto", calibration: A
 
 
 def _choose_plan(model: ModelProto, calib: Sequence[np.ndarray] | None, batch: Sequence[np.ndarray],
-                 make: Any) -> tuple[str, list[str]]:
+                 make: Any, folder: str | None = None) -> tuple[str, list[str]]:
     """auto's choice: every applicable plan quantized once and timed against float (interleaved),
     the fastest kept. Without calibration data only 'dynamic' applies."""
     present = {n.op_type for n in model.graph.node}
@@ -533,25 +597,25 @@ def _choose_plan(model: ModelProto, calib: Sequence[np.ndarray] | None, batch: S
     made = {p: make(p) for p in plans}
     notes = []
     for plan, candidate in list(made.items()):
-        failure = None if candidate is None else _run_failure(candidate, batch)
+        failure = None if candidate is None else _run_failure(candidate, batch, folder)
         if candidate is None or failure:
             del made[plan]
             if failure:
                 notes.append(f"plan '{plan}' dropped: onnxruntime cannot run it ({failure})")
     if not made:
         return "dynamic", notes
-    timing = median_ms({"float": model, **made}, batch)
+    timing = median_ms({"float": model, **made}, batch, folder=folder)
     best = min(made, key=lambda p: timing[p])
     tried = ", ".join(f"{p} {timing[p]:.3f} ms" for p in made)
     return best, notes + [f"auto tried {tried} vs float {timing['float']:.3f} ms at batch {len(batch[0])}: "
                           f"'{best}' is fastest"]
 
 
-def _run_failure(model: ModelProto, batch: Sequence[np.ndarray]) -> str | None:
+def _run_failure(model: ModelProto, batch: Sequence[np.ndarray], folder: str | None = None) -> str | None:
     """None when onnxruntime runs `model` on `batch`, else the first line of its error (some
     quantizer outputs do not run, e.g. per-axis scales onnxruntime's kernels reject)."""
     try:
-        _session(model).run(None, _feeds(model, batch))
+        _session(model, folder=folder).run(None, _feeds(model, batch))
     except Exception as exc:  # onnxruntime raises its own exception types
         return str(exc).splitlines()[0][:200]
     return None

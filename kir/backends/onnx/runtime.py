@@ -104,10 +104,16 @@ class Runtime:
             loadable: Any = path
             self.name = os.path.basename(path)
         else:
-            from kir.backends.onnx.export import to_onnx
+            from kir.backends.onnx.export import session_source, to_onnx
 
-            proto = source if hasattr(source, "SerializeToString") else to_onnx(source, **export_options)
-            loadable = proto.SerializeToString()
+            given = hasattr(source, "SerializeToString")
+            proto = source if given else to_onnx(source, **export_options)
+            loadable, names, arrays = session_source(proto, keep=given)
+            values = [ort.OrtValue.ortvalue_from_numpy(a) for a in arrays]
+            if names:  # weights near protobuf's 2 GB limit reach onnxruntime beside the graph's bytes
+                session_options = session_options or ort.SessionOptions()
+                session_options.add_external_initializers(names, values)
+            self._external_weights = (arrays, values)  # onnxruntime reads these buffers: keep them alive
             self.name = getattr(source, "name", None) or proto.graph.name
         self.batch_size = None if batch_size is None else check_positive_int(batch_size, "batch_size")
         self.session = ort.InferenceSession(loadable, sess_options=session_options, providers=self.providers)
