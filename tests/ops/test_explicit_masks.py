@@ -15,7 +15,7 @@ pytest.importorskip("tensorflow")
 
 import kir  # noqa: E402
 from kir.errors import ConfigError, ShapeError  # noqa: E402
-from tests.helpers import assert_close  # noqa: E402
+from tests.helpers import assert_close, assert_files_round_trip  # noqa: E402
 
 RNG = np.random.default_rng(0)
 STEP_MASK = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 0, 1, 1, 0]], bool)  # front, none, holes
@@ -122,16 +122,7 @@ def test_explicit_masks_survive_kir_and_keras_files_both_ways(tmp_path):
     for build, feeds in ((recurrent, [RNG.normal(size=(3, 5, 3)).astype("float32"), STEP_MASK]),
                          (attention, attention_feeds())):
         theirs, ours = twins(build)
-        expected = theirs.predict(feeds, verbose=0)
-        ours.save(str(tmp_path / "ours.kir"))
-        ours.save(str(tmp_path / "ours.keras"))
-        theirs.save(str(tmp_path / "theirs.keras"))
-        for loaded in (kir.models.load_model(str(tmp_path / "ours.kir")),
-                       kir.models.load_model(str(tmp_path / "theirs.keras"))):
-            for got, want in zip(loaded.predict(feeds), expected):
-                assert_close(got, want, rtol=1e-5)
-        for got, want in zip(keras.models.load_model(str(tmp_path / "ours.keras")).predict(feeds, verbose=0), expected):
-            assert_close(got, want, rtol=1e-5)
+        assert_files_round_trip(ours, theirs, feeds, tmp_path)
 
 
 def masked_lstm(lib):

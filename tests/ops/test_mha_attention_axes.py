@@ -16,7 +16,7 @@ import kir  # noqa: E402
 from kir.errors import ConfigError, ShapeError  # noqa: E402
 from kir.ir.ops import infer  # noqa: E402
 from kir.ir.spec import TensorSpec  # noqa: E402
-from tests.helpers import assert_close  # noqa: E402
+from tests.helpers import assert_close, assert_files_round_trip  # noqa: E402
 
 AXES = [(1,), (2,), (1, 2), None]
 
@@ -114,14 +114,4 @@ def test_one_fit_epoch_over_attention_axes_equals_keras():
 def test_attention_axes_survive_keras_and_kir_files_both_ways(tmp_path):
     theirs, ours = images(keras, (2,), masked=True), images(kir, (2,), masked=True)
     ours.set_weights(theirs.get_weights())
-    x = feeds(ours)
-    expected = theirs.predict(x, verbose=0)
-    theirs.save(str(tmp_path / "theirs.keras"))
-    ours.save(str(tmp_path / "ours.keras"))
-    ours.save(str(tmp_path / "ours.kir"))
-    for loaded in (kir.models.load_model(str(tmp_path / "theirs.keras")),
-                   kir.models.load_model(str(tmp_path / "ours.kir"))):
-        for got, want in zip(loaded.predict(x), expected):
-            assert_close(got, want, rtol=1e-5)
-    for got, want in zip(keras.models.load_model(str(tmp_path / "ours.keras")).predict(x, verbose=0), expected):
-        assert_close(got, want, rtol=1e-5)
+    assert_files_round_trip(ours, theirs, feeds(ours), tmp_path)
