@@ -99,7 +99,10 @@ class LossScaleOptimizer(Optimizer):
             return
 
         # a strategy that synchronises through merge_call (MirroredStrategy): as Keras, decide in
-        # the cross-replica context (gradients are all-reduced, so every replica agrees)
+        # the cross-replica context. The engine all-reduces the gradients before apply, so replica
+        # 0's check covers every replica's part and all skip together, as on one device (Keras 3
+        # checks replica 0's own gradients before its inner optimizer all-reduces them, so another
+        # replica's overflow gets applied; docs/distributed.md, tests/training/test_mixed_distributed.py)
         def cross_replica(distribution, grads, variables):
             finite = distribution.experimental_local_results(
                 distribution.extended.call_for_each_replica(self._finite, args=(grads,)))[0]
