@@ -288,20 +288,23 @@ class Engine:
             self._chunk_fns[k] = fn
         return fn
 
-    def iterator_function_for(self, k: int, to_lists: Any):
-        """`k` optimizer steps in one call, each on the next element of a tf.data iterator read
-        inside the traced function (`to_lists(element, i)` maps step i's element to model-ordered
-        lists, checked in-graph), so streamed datasets skip the per-step Python round trip as the
-        device path does; one trace per k."""
-        key = ("iterator", k)
+    def iterator_function_for(self, k: int, to_lists: Any, training: bool = True):
+        """`k` optimizer steps (test steps with `training=False`: evaluate, validation) in one call,
+        each on the next element of a tf.data iterator read inside the traced function
+        (`to_lists(element, i)` maps step i's element to model-ordered lists, checked in-graph), so
+        streamed datasets skip the per-step Python round trip as the device path does; one trace
+        per (k, mode)."""
+        key = ("iterator" if training else "test-iterator", k)
         fn = self._chunk_fns.get(key)
         if fn is None:
-            self.build_optimizer()
+            if training:
+                self.build_optimizer()
+            step = self._train_batch if training else self._test_batch
 
             def chunk(iterator):
                 total = None
                 for i in range(k):
-                    total = self._train_batch(*to_lists(next(iterator), i))
+                    total = step(*to_lists(next(iterator), i))
                 return total
 
             fn = tf.function(chunk, jit_compile=self._jit, reduce_retracing=True, autograph=False)

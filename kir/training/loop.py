@@ -32,6 +32,10 @@ from kir.training.streaming import (
 #: optimizer steps per traced call when no callback watches single batches.
 CHUNK_STEPS = 8
 
+IN_GRAPH_EVALUATE = True
+"""evaluate / validation read a tf.data dataset of known length inside traced calls (as fit does);
+False: one host-fed call per batch (the path for generators and PyDatasets), for comparisons."""
+
 if TYPE_CHECKING:
     from kir.training.protocol import TrainableModel
 
@@ -184,6 +188,24 @@ def _run_iterator_chunks(eng: Engine, source: IteratorStream, steps: int, progba
             progbar.on_train_batch_end(done - 1, eng.logs())
         if model.stop_training:
             return
+
+
+def _run_test_iterator(eng: Engine, source: IteratorStream, steps: int, progbar) -> None:
+    """evaluate / validation over a tf.data dataset of known length as fit reads it: the batches read
+    inside traced calls of several steps each, checked by the same in-graph asserts (ids, sparse
+    labels, NaN/inf) that become FeedErrors naming the batch."""
+    first, iterator = source.start_in_graph()
+    done = 0
+    if first is not None:  # the batch first() looked at (checked on the host)
+        eng.batch_function(False)(*source.to_lists(first))
+        done = 1
+    k = max(1, min(steps, eng.cfg.steps_per_execution or CHUNK_STEPS))
+    while done < steps:
+        n = k if done + k <= steps else 1
+        _checked(source, done, eng.iterator_function_for(n, source.graph_lists, training=False), iterator)
+        done += n
+        if progbar is not None and progbar.bar is not None and _due(progbar.bar, done == steps):
+            progbar.on_test_batch_end(done - 1, eng.logs())
 
 
 def _checked(source: IteratorStream, done: int, fn: Any, *args: Any) -> None:
@@ -360,8 +382,16 @@ def _evaluate_source(model: TrainableModel, eng: Engine, data: Arrays | Stream, 
     saved = eng.acc.numpy()
     eng.reset()
     cbs.on_test_begin({})
+    watched = cbs.has_batch_hooks("on_test_batch_begin") or any(
+        cb is not progbar for cb in cbs._batch_hooks["on_test_batch_end"])
+    in_graph = None
+    if not watched and eng.strategy is None and isinstance(data, IteratorStream) and IN_GRAPH_EVALUATE:
+        in_graph = data.in_graph_steps(xla=eng.cfg.jit_compile)
     if isinstance(data, Arrays):
         _run_steps(eng, eng.test_function(), tensors, data.n, batch_size, None, cbs, progbar, "on_test_batch", None)
+    elif in_graph:
+        _run_test_iterator(eng, data, in_graph, progbar)
+        data.end_epoch()
     else:
         _drive(eng, _stream_calls(eng, data, 0, 0, False), data.steps, 0, cbs, progbar, "on_test_batch", None, None)
         data.end_epoch()
@@ -393,8 +423,10 @@ def evaluate(model: TrainableModel, x: Any = None, y: Any = None, batch_size: An
         if isinstance(source, Arrays) and (eng.strategy is not None or nbytes(source) > device_budget()):
             source = ArrayStream(model, source, batch_size, False, 0, "evaluate")
         on_device = isinstance(source, Arrays)
-        params = {"steps": -(-source.n // batch_size) if on_device else source.steps, "verbose": verbose,
-                  "mode": "evaluate"}
+        count = source.steps if not on_device else -(-source.n // batch_size)
+        if count is None and isinstance(source, IteratorStream):
+            count = source.in_graph_steps()  # a dataset of known cardinality
+        params = {"steps": count, "verbose": verbose, "mode": "evaluate"}
         cbs, _, progbar = _callback_list(callbacks, model, verbose, params)
         logs = _evaluate_source(model, eng, source, device_arrays(source) if on_device else None, batch_size, cbs,
                                 progbar)

@@ -310,20 +310,13 @@ class ArrayStream(Stream):
                        [None if w is None else tf.convert_to_tensor(w) for w in sw])
 
 
-class PyDatasetStream(Stream):
-    """A Keras-style PyDataset (`__len__`, `__getitem__`, `on_epoch_end`): batch order shuffled per
-    epoch when fit's `shuffle` is True (Keras 3), batches fetched ahead by `workers` threads, or by
-    worker processes with `use_multiprocessing=True` (kir.training.enqueuer), in order either way."""
+class BatchFetcher:
+    """Fetches batches of a Keras-style PyDataset in order: in this process (`workers=1`), ahead by
+    `workers` threads, or by worker processes with `use_multiprocessing=True` (kir.training.enqueuer,
+    as Keras 3 does for fit, evaluate and predict). `close()` releases threads and processes."""
 
-    def __init__(self, model: TrainableModel, ds: Any, shuffle: bool, seed: int, need_y: bool,
-                 class_weight: dict | None, what: str, steps: int | None) -> None:
-        super().__init__(model, need_y, class_weight, what)
-        self.ds, self.shuffle, self.seed = ds, shuffle, seed
-        try:
-            self.length = int(len(ds))
-        except TypeError as exc:
-            raise FeedError(f"{what}(): {type(ds).__name__}.__len__ failed: {exc}") from None
-        self.steps = self.length if steps is None else min(steps, self.length)
+    def __init__(self, ds: Any, what: str) -> None:
+        self.ds, self.what = ds, what
         self.workers = max(1, int(getattr(ds, "workers", 1) or 1))
         self.queue = max(1, int(getattr(ds, "max_queue_size", 10) or 10))
         self._enqueuer = None
@@ -347,9 +340,8 @@ class PyDatasetStream(Stream):
         except Exception as exc:
             raise self._fetch_error(i, exc) from exc
 
-    def _elements(self, epoch: int) -> Iterator[Any]:
-        order = epoch_order(self.seed, epoch, self.length) if self.shuffle else np.arange(self.length)
-        order = [int(i) for i in order[:self.steps]]
+    def elements(self, order: list[int]) -> Iterator[Any]:
+        """Batches `order[0]`, `order[1]`, ... in that order."""
         if self._enqueuer is not None:
             yield from self._enqueuer.batches(order)
             return
@@ -365,16 +357,48 @@ class PyDatasetStream(Stream):
         for _, f in pending:
             yield f.result()
 
-    def end_epoch(self) -> None:
+    def stop(self) -> None:
+        """End the worker processes of this epoch (a cut-short epoch's too)."""
         if self._enqueuer is not None:
-            self._enqueuer.stop()  # workers of a cut-short epoch (steps, stop_training) end here too
+            self._enqueuer.stop()
+
+    def close(self) -> None:
+        self.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class PyDatasetStream(Stream):
+    """A Keras-style PyDataset (`__len__`, `__getitem__`, `on_epoch_end`): batch order shuffled per
+    epoch when fit's `shuffle` is True (Keras 3), batches fetched by a `BatchFetcher` (threads or
+    worker processes as the dataset asks), in order either way."""
+
+    def __init__(self, model: TrainableModel, ds: Any, shuffle: bool, seed: int, need_y: bool,
+                 class_weight: dict | None, what: str, steps: int | None) -> None:
+        super().__init__(model, need_y, class_weight, what)
+        self.ds, self.shuffle, self.seed = ds, shuffle, seed
+        self.length = py_dataset_length(ds, what)
+        self.steps = self.length if steps is None else min(steps, self.length)
+        self.fetcher = BatchFetcher(ds, what)
+
+    def _elements(self, epoch: int) -> Iterator[Any]:
+        order = epoch_order(self.seed, epoch, self.length) if self.shuffle else np.arange(self.length)
+        yield from self.fetcher.elements([int(i) for i in order[:self.steps]])
+
+    def end_epoch(self) -> None:
+        self.fetcher.stop()  # workers of a cut-short epoch (steps, stop_training) end here too
         self.ds.on_epoch_end()
 
     def close(self) -> None:
-        if self._enqueuer is not None:
-            self._enqueuer.stop()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fetcher.close()
+
+
+def py_dataset_length(ds: Any, what: str) -> int:
+    """`len(ds)` (batches per epoch), or a FeedError naming the dataset."""
+    try:
+        return int(len(ds))
+    except TypeError as exc:
+        raise FeedError(f"{what}(): {type(ds).__name__}.__len__ failed: {exc}") from None
 
 
 class IteratorStream(Stream):
@@ -408,11 +432,12 @@ class IteratorStream(Stream):
 
     def start_in_graph(self) -> tuple[Any, Any]:
         """(peeked first element or None, the epoch's tf.data iterator positioned after it). The
-        peeked element is the host sample `first()` read: its values are checked here, on the host."""
+        peeked element is the host sample `first()` read: its values are checked here, on the host
+        (NaN/inf, ids and sparse labels in range: a validation set's sample was not checked before)."""
         if self._peeked is not None:
             self._peeked = None
             sample = self.sample
-            check_finite_data(self.model, sample.x, sample.y, sample.sw, f" (batch 0 of the {self.what}() data)")
+            self._check_values(0, sample.x, sample.y or [], sample.sw, cast=False)
             return self.sample_element, self._it
         return None, iter(self.source)
 
@@ -437,7 +462,8 @@ class IteratorStream(Stream):
 
         xs, ys, sws = self.to_lists(element)
         bounds, sparse = self._rules()
-        checks = [_ids_ok(xs[i], dim, f"{CHECK}:id:{i}:{step}") for i, _, dim in bounds]
+        checks = self._shape_checks(xs, ys, step)
+        checks += [_ids_ok(xs[i], dim, f"{CHECK}:id:{i}:{step}") for i, _, dim in bounds]
         if sparse is not None and ys:
             for j, (loss, spec) in enumerate(zip(sparse[0], sparse[1])):
                 if loss is not None and getattr(loss, "name", "").startswith("sparse_") and spec.shape[-1]:
@@ -451,10 +477,49 @@ class IteratorStream(Stream):
             return ([tf.identity(v) for v in xs], [tf.identity(v) for v in ys],
                     [None if w is None else tf.identity(w) for w in sws])
 
+    def _shape_checks(self, xs: list, ys: list, step: int) -> list:
+        """In-graph asserts for what the dataset's element spec leaves open: an input dimension the
+        model fixes but the spec does not (e.g. `from_generator` with shape (None, None)), and inputs
+        and targets of different batch sizes (the host path's `_check_later`)."""
+        import tensorflow as tf
+
+        checks = []
+        for j, (v, inp) in enumerate(zip(xs, self.model.inputs)):
+            spec = inp.spec
+            if v.shape.rank is None:
+                continue
+            if v.shape.rank != spec.rank:
+                continue  # caught on the host with the first batch (the spec is the same for all)
+            open_dims = [d for d, want in enumerate(spec.shape) if d and want is not None and v.shape[d] is None]
+            if open_dims:
+                shape = tf.shape(v, out_type="int64")
+                ok = tf.reduce_all([tf.equal(shape[d], spec.shape[d]) for d in open_dims])
+                checks.append(_fail_unless(ok, f"{CHECK}:shape:{j}:{step}", shape))
+        rows = [tf.shape(v, out_type="int64")[0] for v in list(xs) + list(ys) if v.shape.rank]
+        static = {v.shape[0] for v in list(xs) + list(ys) if v.shape.rank}
+        if len(rows) > 1 and (None in static or len(static) > 1):
+            sizes = tf.stack(rows)
+            checks.append(_fail_unless(tf.reduce_all(tf.equal(sizes, sizes[0])), f"{CHECK}:batch:0:{step}", sizes))
+        return checks
+
+    def _shape_error(self, kind: str, j: int, batch: int, values: str) -> FeedError:
+        model, dims = self.model, tuple(int(v) for v in values.split())
+        where = f"(batch {batch} of the {self.what}() data)"
+        if kind == "shape":
+            return FeedError(f"input '{model.input_names[j]}' of model '{model.name}' {where}: expected shape "
+                             f"{format_shape(model.inputs[j].spec.shape)}, got {format_shape(dims)}")
+        return FeedError(f"model '{model.name}' {where}: inputs and targets have different batch sizes "
+                         f"{sorted(set(dims))}; every array of a batch needs the same first dimension")
+
     def check_error(self, exc: Exception, done: int) -> FeedError | None:
         """The FeedError for an InvalidArgumentError raised by a `graph_lists` assert in a call whose
         first step is batch `done` of the epoch; None for any other error."""
-        found = _CHECK_RE.search(str(getattr(exc, "message", exc)))
+        message = str(getattr(exc, "message", exc))
+        shaped = _SHAPE_RE.search(message)
+        if shaped is not None:
+            kind, j, step, values = shaped.groups()
+            return self._shape_error(kind, int(j), done + int(step), values)
+        found = _CHECK_RE.search(message)
         if found is None:
             return None
         kind, j, step, bad, at = found.groups()
@@ -472,9 +537,12 @@ class IteratorStream(Stream):
             return FeedError(f"y (target for output '{names[j]}' of {of}) holds label {float(bad):g}{at}; the "
                              f"{losses[j].name} loss needs integer class ids in [0, {classes}) for an output of "
                              f"{classes} classes")
-        what = {"x": f"x (input '{model.input_names[j]}' of {of})",
-                "y": f"y (target for output '{model.output_names[j]}' of {of})",
-                "w": f"sample_weight for output '{model.output_names[j]}' of {of}"}[kind]
+        if kind == "x":  # (one at a time: input j need not be an output's index)
+            what = f"x (input '{model.input_names[j]}' of {of})"
+        elif kind == "y":
+            what = f"y (target for output '{model.output_names[j]}' of {of})"
+        else:
+            what = f"sample_weight for output '{model.output_names[j]}' of {of}"
         return FeedError(f"{what} holds {bad}{at}; training on NaN or infinity turns the weights into NaN: "
                          f"clean or impute the data first (e.g. np.nan_to_num)")
 
@@ -506,6 +574,18 @@ class IteratorStream(Stream):
 CHECK = "kir-check"
 """The prefix of the in-graph asserts' messages (`IteratorStream.graph_lists`)."""
 _CHECK_RE = re.compile(CHECK + r":(\w+):(\d+):(\d+)\]\s*\[([^\]]*)\]\s*\[([^\]]*)\]")
+_SHAPE_RE = re.compile(CHECK + r":(shape|batch):(\d+):(\d+)\]\s*\[([^\]]*)\]")
+
+
+def _fail_unless(ok: Any, message: str, values: Any) -> Any:
+    """An assert that reports `values` (a shape, batch sizes) when `ok` is False."""
+    import tensorflow as tf
+
+    def fail() -> Any:
+        with tf.control_dependencies([tf.debugging.Assert(False, [message, values], summarize=16)]):
+            return tf.constant(False)
+
+    return tf.cond(ok, lambda: tf.constant(True), fail)
 
 
 def _checked(value: Any, ok: Any, message: str, mask: Any) -> Any:
@@ -553,13 +633,21 @@ def stream_for(model: TrainableModel, x: Any, y: Any, sample_weight: Any, class_
 
 
 def input_batches(x: Any, steps: int | None) -> Iterator[Any]:
-    """The inputs of each batch of streamed `x` (for predict): numpy arrays, dicts or lists of them."""
+    """The inputs of each batch of streamed `x` (for predict): numpy arrays, dicts or lists of them.
+    A PyDataset's batches come from its threads or worker processes as in fit (Keras 3), which
+    end when the generator is closed (close it: an error or Ctrl-C in the caller must end them too);
+    its `on_epoch_end` runs after the last batch, as Keras' predict does."""
     if is_py_dataset(x):
-        count = len(x) if steps is None else min(steps, len(x))
-        elements: Iterator[Any] = (x[i] for i in range(count))
-    else:
-        elements = iter(x)
-    for i, element in enumerate(elements):
+        length = py_dataset_length(x, "predict")
+        fetcher = BatchFetcher(x, "predict")
+        try:
+            for element in fetcher.elements(list(range(length if steps is None else min(steps, length)))):
+                yield _numpy(unpack(element)[0])
+        finally:
+            fetcher.close()
+        x.on_epoch_end()
+        return
+    for i, element in enumerate(iter(x)):
         if steps is not None and i >= steps:
             return
         yield _numpy(unpack(element)[0])
