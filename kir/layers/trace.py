@@ -271,6 +271,11 @@ class Tracer:
                               f"call()) is not supported by kir; call the layer with mask= in the functional model")
         if layer.takes_list and not many:
             raise ConfigError(f"layer '{layer.name}' ({type(layer).__name__}) must be called on a list of tensors")
+        penalties = getattr(layer, "_penalties", None)  # a functional model: its call emits no losses here
+        if penalties is not None and any(penalties()):
+            raise ConfigError(f"model '{layer.name}' has add_loss() values or activity regularizers, but {self.where} "
+                              f"calls it, and kir cannot collect a nested model's losses there; call "
+                              f"'{layer.name}' in the functional model, or subclass it (a traced call() is inlined)")
         layer.build_once(specs)
         outs = self.add("Layer", {}, tensors, layer.name, layer=layer)
         return outs[0] if len(outs) == 1 else outs

@@ -83,6 +83,10 @@ class Model(Layer):
         self._feed_specs: tuple[list, list[str], list[TensorSpec]] | None = None
         """(inputs, their names, their specs) for the predict hot path."""
         self._added_losses: list[KTensor] = []
+        self._node_penalties: dict[int, tuple] = {}
+        """id(node) -> (node, key, loss tensors, activity pairs) of this model's calls (`_call_penalties`)."""
+        self._penalty_cache: tuple | None = None
+        """(weights epoch, add_loss tensors, activity pairs): `_penalties`, recursive over nested models."""
         self._training_models: dict[tuple, Model] = {}
         """Models over the same inputs with add_loss / activity outputs appended (`_with_outputs`)."""
         self._nodes: list[Node] = []
@@ -321,12 +325,72 @@ class Model(Layer):
         except GraphError as exc:
             raise GraphError(f"Model '{self.name}'.add_loss: {exc}") from None
         self._added_losses = added
+        bump_weights_epoch()  # a model calling this one collects its losses again (`_penalties`)
 
     @property
     def losses(self) -> list[KTensor]:
         """The tensors given to `add_loss`: the model's, then those its layers' call()s added, per
-        call (regularizer penalties are added by training itself)."""
-        return list(self._added_losses) + [t for node in self._nodes for t in node.layer.loss_tensors(node)]
+        call, nested models' included (one set per call of the nested model, as Keras collects
+        `losses` over all sublayers); regularizer penalties are added by training itself."""
+        return list(self._penalties_deep()[0])
+
+    @_deep
+    def _penalties_deep(self) -> tuple[list[KTensor], list[tuple[KTensor, Any]]]:
+        """`_penalties` with room on the stack for the nesting depth (it recurses per level)."""
+        return self._penalties()
+
+    def _penalties(self) -> tuple[list[KTensor], list[tuple[KTensor, Any]]]:
+        """(add_loss tensors, (layer output, activity regularizer) pairs) of this model's graph: its
+        own and its layers' calls', then, per call of a nested model, that model's; cached until
+        the weights epoch moves (add_loss and structure changes bump it), so a nesting of depth N
+        is collected in O(N)."""
+        epoch = weights_epoch()
+        cached = self._penalty_cache
+        if cached is None or cached[0] != epoch:
+            losses = list(self._added_losses)
+            activity = [(t, node.layer.activity_regularizer) for node in self._nodes
+                        if getattr(node.layer, "activity_regularizer", None) is not None for t in node.outputs]
+            for node in self._nodes:
+                layer = node.layer
+                if isinstance(layer, Model):
+                    nested_losses, nested_activity = layer._call_penalties(node)
+                    losses += nested_losses
+                    activity += nested_activity
+                else:
+                    losses += layer.loss_tensors(node)
+            cached = self._penalty_cache = (epoch, losses, activity)
+        return cached[1], cached[2]
+
+    def _call_penalties(self, node: Node | None) -> tuple[list[KTensor], list[tuple[KTensor, Any]]]:
+        """For one call of this model as a layer of another: its add_loss values and its activity-
+        regularized outputs, as tensors of that call (emitted after the call's outputs, in this
+        order), so the calling model trains on them once per call."""
+        if node is None or node.layer is not self or not self.inputs:
+            return [], []
+        losses, activity = self._penalties()
+        if not losses and not activity:
+            return [], []
+        key = tuple(map(id, losses + [t for t, _ in activity]))
+        cached = self._node_penalties.get(id(node))
+        if cached is None or cached[0] is not node or cached[1] != key:
+            n, k = len(node.outputs), len(losses)
+            made = [KTensor(t.spec, node, n + j, f"{self.name}/{node.index}:loss{j}") for j, t in enumerate(losses)]
+            acts = [(KTensor(t.spec, node, n + k + j, f"{self.name}/{node.index}:activity{j}"), reg)
+                    for j, (t, reg) in enumerate(activity)]
+            cached = self._node_penalties[id(node)] = (node, key, made, acts)
+        return list(cached[2]), list(cached[3])
+
+    def loss_tensors(self, node: Node) -> list[KTensor]:
+        """What a call of this nested model emits after its outputs: its add_loss values, then its
+        activity-regularized outputs (`_call_penalties`); `losses` lists the first only."""
+        losses, activity = self._call_penalties(node)
+        return losses + [t for t, _ in activity]
+
+    def _penalty_model(self) -> Model:
+        """This model with its add_loss values and activity-regularized outputs appended to its
+        outputs, in `_call_penalties`' order: the graph a call of it as a nested model runs."""
+        losses, activity = self._penalties()
+        return self._with_outputs(losses + [t for t, _ in activity])
 
     def training_graph(self) -> tuple[Graph, ExtraLosses]:
         """The graph fit/evaluate run and the penalties they add to the loss: weight regularizers
@@ -338,15 +402,14 @@ class Model(Layer):
         self._require_built()
         added = self.losses
         base = self._with_outputs(added)
-        activity = [(t, node.layer.activity_regularizer) for node in base._nodes
-                    if getattr(node.layer, "activity_regularizer", None) is not None for t in node.outputs]
-        top = {id(node.layer) for node in base._nodes}
-        inner = [lay for lay, _ in base._weight_slots() if id(lay) not in top
+        activity = base._penalties_deep()[1]
+        covered = base._graph_layers()
+        inner = [lay for lay, _ in base._weight_slots() if id(lay) not in covered
                  and getattr(lay, "activity_regularizer", None) is not None]
         if inner:
-            raise ConfigError(f"layer '{inner[0].name}' has an activity_regularizer but is inside a nested model or "
-                              f"wrapper of model '{self.name}'; kir applies activity regularizers to the layers "
-                              f"the model calls itself")
+            raise ConfigError(f"layer '{inner[0].name}' has an activity_regularizer but is inside a wrapper or a "
+                              f"traced layer's call() in model '{self.name}'; kir applies activity regularizers to "
+                              f"layers called in the model's graph or in a nested model's")
         from kir.layers._masks import output_masks
 
         masks = output_masks(self.outputs)  # Keras 3 weights the loss by the outputs' masks
@@ -371,6 +434,19 @@ class Model(Layer):
             at += m is not None
         return graph, ExtraLosses(n, tuple(weights), tuple((n + i, reg) for i, (_, reg) in enumerate(activity)),
                                   tuple(range(n + k, n + k + len(added))), tuple(mask_index), tuple(projections))
+
+    def _graph_layers(self) -> set[int]:
+        """ids of the layers called in this model's graph or (recursively) in a nested model's."""
+        found: set[int] = set()
+        stack: list[Model] = [self]
+        while stack:
+            model = stack.pop()
+            for node in model._nodes:
+                if id(node.layer) not in found:
+                    found.add(id(node.layer))
+                    if isinstance(node.layer, Model):
+                        stack.append(node.layer)
+        return found
 
     def _with_outputs(self, extra: list[KTensor]) -> Model:
         """This model, or (cached) one over the same inputs whose outputs continue with `extra`."""
@@ -424,19 +500,25 @@ class Model(Layer):
         return [None if m is None else self.new_mask(node, m.shape) for m in inner]
 
     def emit(self, emitter: Emitter, inputs: list[Ref], node: Node | None) -> list[Ref]:
+        """One Call vertex running this model's graph; a call that has penalties (`_call_penalties`)
+        runs the graph with them as extra outputs, after the regular ones, so the caller trains on them."""
         name = self._vertex_name(node)
+        penalties = len(self.loss_tensors(node)) if node is not None else 0
+        inner = self._penalty_model() if penalties else self
         if node is None or all(m is None for m in node.input_masks() + [t.mask for t in node.outputs]):
-            return emitter.op("Call", inputs, {}, self, {}, name, emitter.model_graph(self))
+            return emitter.op("Call", inputs, {}, self, {}, name, emitter.model_graph(inner))
         in_masks = [emitter.input_mask(node, i) for i in range(len(self.inputs))]
         shapes = self._mask_shapes(node.input_masks())  # an explicit `mask=` of this call overrides
         with self._masks_through(shapes):  # the inner graph with mask inputs / outputs (docs/ops.md, "Masks")
-            sub = emitter.model_graph(self, shapes)
+            sub = emitter.model_graph(inner, shapes)
+            carried = [t.mask is not None for t in inner.outputs]
         refs = emitter.op("Call", [*inputs, *(m for m in in_masks if m is not None)], {}, self, {}, name, sub)
-        n = len(self.outputs)
+        n = len(self.outputs) + penalties
         extra = iter(refs[n:])
-        for t in node.outputs:
-            if t.mask is not None:
-                emitter.bind_mask(t.mask, next(extra))
+        for i, has_mask in enumerate(carried):
+            ref = next(extra) if has_mask else None
+            if ref is not None and i < len(node.outputs) and node.outputs[i].mask is not None:
+                emitter.bind_mask(node.outputs[i].mask, ref)
         return refs[:n]
 
     def build_once(self, input_specs: list[TensorSpec]) -> None:
@@ -472,8 +554,11 @@ class Model(Layer):
         from kir.training.streaming import input_batches, is_stream
 
         if is_stream(x):
-            parts = [self.predict(xb, batch_size=batch_size, verbose=verbose, backend=backend)
-                     for xb in input_batches(x, steps)]
+            from contextlib import closing
+
+            with closing(input_batches(x, steps)) as batches:  # a PyDataset's workers end on any exit
+                parts = [self.predict(xb, batch_size=batch_size, verbose=verbose, backend=backend)
+                         for xb in batches]
             if not parts:
                 raise FeedError(f"model '{self.name}': predict() got a {type(x).__name__} that yielded no batch")
             if not isinstance(parts[0], list):
