@@ -98,8 +98,10 @@ class _Writer:
         cls_name = type(layer).__name__
         if layer._is_traced():
             return self.traced_layer(layer)
-        if isinstance(layer, Model) and not isinstance(layer, Sequential) and is_subclassed(layer):
-            cls_name = "Model"  # a subclassed model is stored as the functional graph its call() traced to
+        as_graph = isinstance(layer, Model) and (is_subclassed(layer) if not isinstance(layer, Sequential)
+                                                 else bool(layer._added_losses))
+        if as_graph:  # a subclassed model (or a Sequential with add_loss tensors) is stored as its functional graph
+            cls_name = "Model"
         elif self.registry.get(cls_name) is not type(layer):
             raise ConfigError(
                 f"layer '{layer.name}' is a {type(layer).__module__}.{cls_name}, not one of kir's own classes; "
@@ -109,7 +111,7 @@ class _Writer:
         self.ids[id(layer)] = number
         self.objects.append(layer)
         entry: dict[str, Any] = {"id": number, "class_name": cls_name, "trainable": bool(layer.trainable)}
-        if isinstance(layer, Sequential):
+        if isinstance(layer, Sequential) and not as_graph:
             entry["config"] = self.sequential(layer)
         elif isinstance(layer, Model):
             entry["config"] = self.functional(layer)
@@ -173,7 +175,9 @@ class _Writer:
         }
 
     def functional(self, model: Model) -> dict[str, Any]:
-        nodes = replay_order(model.internal_nodes())
+        # the model with its add_loss tensors as extra outputs: loss-only calls are off the output path
+        source = model._with_outputs(list(model._added_losses))
+        nodes = replay_order(source.internal_nodes())
         rank: dict[int, int] = {}
         counts: dict[int, int] = {}
         for node in nodes:
@@ -189,9 +193,10 @@ class _Writer:
             index = 0 if isinstance(node.layer, InputLayer) else rank[id(node)]
             return [node.layer.name, index, tensor.index]
 
+        losses = {"added_losses": [link(t) for t in model._added_losses]} if model._added_losses else {}
         return {
             "name": model.name,
-            "layers": [self.obj(layer) for layer in model.layers],
+            "layers": [self.obj(layer) for layer in source.layers],
             "nodes": [{"layer": n.layer.name, "inbound": [link(t) for t in n.inputs], **_call_flags(n),
                        **({"masks": {str(i): link(t) for i, t in n.masks.items()}} if n.masks else {})}
                       for n in nodes],
@@ -199,6 +204,7 @@ class _Writer:
             "outputs": [link(t) for t in model.outputs],
             "single_input": bool(model._single_input),
             "single_output": bool(model._single_output),
+            **losses,
         }
 
 
@@ -371,8 +377,15 @@ class _Reader:
         outputs = [resolve(link) for link in _list(config, "outputs")]
         single_in = bool(config.get("single_input", True)) and len(inputs) == 1
         single_out = bool(config.get("single_output", True)) and len(outputs) == 1
-        return Model(inputs=inputs[0] if single_in else inputs, outputs=outputs[0] if single_out else outputs,
-                     name=name)
+        model = Model(inputs=inputs[0] if single_in else inputs, outputs=outputs[0] if single_out else outputs,
+                      name=name)
+        losses = [resolve(link) for link in _list(config, "added_losses")] if "added_losses" in config else []
+        if losses:
+            try:
+                model.add_loss(losses)
+            except KirError as exc:
+                raise LoadError(f"model '{name}': its added losses do not fit the model: {exc}") from None
+        return model
 
 
 _CALL_FLAGS = {"use_causal_mask", "return_attention_scores"}
