@@ -145,7 +145,7 @@ class Layer:
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name or unique_layer_name(_snake(type(self).__name__))
         self._weights_version = 0
-        self.trainable = bool(trainable)
+        self._trainable = bool(trainable)  # as Keras' constructor: not passed on to sub-layers
         self.dtype = normalize_dtype(dtype)
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
@@ -291,9 +291,23 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
+        """As Keras 3's setter: the value reaches every sub-layer too (a nested model's layers, a
+        wrapper's layer), so `base.trainable = False` freezes and `= True` unfreezes all of them."""
+        self.set_trainable(value, recursive=True)
+
+    def set_trainable(self, value: bool, recursive: bool = False) -> None:
+        """Set this layer's flag (and, `recursive`, its sub-layers'); loaders restore each layer's own
+        flag without passing it on, so a file's partly frozen nested model stays as saved."""
         self._trainable = bool(value)
         self._weights_version += 1
         bump_weights_epoch()
+        if recursive:
+            for layer in self._trainable_children():
+                layer.set_trainable(value, recursive=True)
+
+    def _trainable_children(self) -> list[Layer]:
+        """The layers `trainable = v` passes on to (Keras' `self._layers`)."""
+        return self.sublayers()
 
     def weight_trainable(self, name: str) -> bool:
         """Whether weight `name` is trainable on its own (BatchNorm's moving statistics are not)."""

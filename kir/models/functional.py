@@ -207,6 +207,9 @@ class Model(Layer):
     def sublayers(self) -> list[Layer]:
         return [lay for lay in self._layers if not isinstance(lay, InputLayer)]
 
+    def _trainable_children(self) -> list[Layer]:
+        return list(self._layers)  # input layers too, as Keras' setter reaches them
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
             if not -len(self._layers) <= index < len(self._layers):

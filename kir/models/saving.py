@@ -312,7 +312,7 @@ class _Reader:
             kwargs = {str(k): self.value(v) for k, v in config.items()}
             layer = cls.from_config(kwargs)
         if "trainable" in entry:
-            layer.trainable = bool(entry["trainable"])
+            layer.set_trainable(bool(entry["trainable"]))  # the sub-layers' own flags were restored already
         self.objects[number] = layer
         return layer
 

@@ -196,7 +196,7 @@ class ConfigReader:
             except KirError as exc:
                 raise LoadError(f"layer '{name}' ({cls}): {exc}") from None
         if config.get("trainable") is False:
-            layer.trainable = False
+            layer.set_trainable(False)  # sub-layers carry their own flags in the file
         return layer
 
     def input_layer(self, config: dict[str, Any], name: str) -> InputLayer:
