@@ -11,40 +11,20 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 
 import kir  # noqa: E402
-import kir.backend as K  # noqa: E402
 from kir import layers as L  # noqa: E402
 from kir.errors import ConfigError  # noqa: E402
+from tests.tracing.penalties import KerasPenalty, Penalty  # noqa: E402
 
 RNG = np.random.default_rng(21)
 X = RNG.normal(size=(16, 3)).astype("float32")
 Y = RNG.normal(size=(16, 2)).astype("float32")
 
 
-class ActivityRegularization(L.Layer):
-    def __init__(self, rate=1e-2, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, inputs):
-        self.add_loss(self.rate * K.sum(K.square(inputs)))
-        return inputs
-
-
-class KerasActivityRegularization(keras.layers.Layer):
-    def __init__(self, rate=1e-2, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, inputs):
-        self.add_loss(self.rate * keras.ops.sum(keras.ops.square(inputs)))
-        return inputs
-
-
 def _pair():
     inp = kir.Input((3,))
-    ours = kir.Model(inp, L.Dense(2)(ActivityRegularization(0.05)(L.Dense(4, activation="tanh")(inp))))
+    ours = kir.Model(inp, L.Dense(2)(Penalty(0.05)(L.Dense(4, activation="tanh")(inp))))
     kinp = keras.Input((3,))
-    kout = keras.layers.Dense(2)(KerasActivityRegularization(0.05)(keras.layers.Dense(4, activation="tanh")(kinp)))
+    kout = keras.layers.Dense(2)(KerasPenalty(0.05)(keras.layers.Dense(4, activation="tanh")(kinp)))
     theirs = keras.Model(kinp, kout)
     theirs.set_weights(ours.get_weights())
     return ours, theirs
@@ -87,8 +67,8 @@ def test_the_added_loss_survives_save_and_load(tmp_path):
 
 
 def test_add_loss_outside_call_is_refused():
-    layer = ActivityRegularization()
-    with pytest.raises(ConfigError, match=r"layer 'activity_regularization.*': add_loss\(\) works inside"):
+    layer = Penalty()
+    with pytest.raises(ConfigError, match=r"layer 'penalty.*': add_loss\(\) works inside"):
         layer.add_loss(1.0)
 
 
@@ -96,7 +76,7 @@ def test_a_layer_loss_inside_a_subclassed_model_trains_like_keras():
     class Net(kir.models.Model):
         def __init__(self):
             super().__init__()
-            self.hidden, self.reg, self.out = L.Dense(4, activation="tanh"), ActivityRegularization(0.05), L.Dense(2)
+            self.hidden, self.reg, self.out = L.Dense(4, activation="tanh"), Penalty(0.05), L.Dense(2)
 
         def call(self, x):
             return self.out(self.reg(self.hidden(x)))
@@ -105,7 +85,7 @@ def test_a_layer_loss_inside_a_subclassed_model_trains_like_keras():
         def __init__(self):
             super().__init__()
             self.hidden = keras.layers.Dense(4, activation="tanh")
-            self.reg, self.out = KerasActivityRegularization(0.05), keras.layers.Dense(2)
+            self.reg, self.out = KerasPenalty(0.05), keras.layers.Dense(2)
 
         def call(self, x):
             return self.out(self.reg(self.hidden(x)))

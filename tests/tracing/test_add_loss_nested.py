@@ -15,32 +15,11 @@ import kir  # noqa: E402
 import kir.backend as K  # noqa: E402
 from kir import layers as L  # noqa: E402
 from kir.errors import ConfigError  # noqa: E402
+from tests.tracing.penalties import KerasPenalty, Penalty  # noqa: E402
 
 RNG = np.random.default_rng(10)
 X = RNG.normal(size=(16, 3)).astype("float32")
 Y = RNG.normal(size=(16, 2)).astype("float32")
-
-
-class Penalty(L.Layer):
-    """keras.io's activity-regularization layer: add_loss in call()."""
-
-    def __init__(self, rate=1e-2, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, inputs):
-        self.add_loss(self.rate * K.sum(K.square(inputs)))
-        return inputs
-
-
-class KerasPenalty(keras.layers.Layer):
-    def __init__(self, rate=1e-2, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def call(self, inputs):
-        self.add_loss(self.rate * keras.ops.sum(keras.ops.square(inputs)))
-        return inputs
 
 
 def _inner(lib, penalty, width=4, activity=None):
