@@ -100,9 +100,11 @@ class TracedLayer(Layer):
     loaded model runs, trains and exports without the code that was traced."""
 
     def __init__(self, calls: list[dict[str, Any]], weights: list[dict[str, Any]] | None = None,
-                 layers: Sequence[Layer] | None = None, traced_class: str | None = None, **kwargs: Any) -> None:
+                 layers: Sequence[Layer] | None = None, traced_class: str | None = None,
+                 supports_masking: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.traced_class = traced_class
+        self.supports_masking = bool(supports_masking)  # the traced layer's own: its input's mask passes on
         self._layers = list(layers or [])
         if not isinstance(calls, list) or not all(isinstance(layer, Layer) for layer in self._layers):
             raise LoadError(f"traced layer '{self.name}': 'calls' must be a list and 'layers' kir layers")

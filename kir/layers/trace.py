@@ -349,6 +349,8 @@ def call_layer(layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
     node.outputs = [KTensor(s, node, i, f"{layer.name}/{node.index}:{i}") for i, s in enumerate(trace.output_specs)]
     layer._inbound_nodes.append(node)
     layer._traces[id(node)] = (node, trace)
+    for tensor, mask in zip(node.outputs, layer.compute_mask(node, node.input_masks())):
+        tensor.mask = mask  # Keras: a layer that sets supports_masking passes its input's mask on
     n = len(node.outputs)
     trace.loss_tensors = [KTensor(trace.steps[s].specs[i], node, n + j, f"{layer.name}/{node.index}:loss{j}")
                           for j, (s, i) in enumerate(trace.losses)]

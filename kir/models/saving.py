@@ -136,7 +136,8 @@ class _Writer:
         weights = [{"name": n, "shape": list(layer.get_weight(n).shape), "dtype": layer.get_weight(n).dtype.name,
                     "trainable": layer.weight_trainable(n)} for n in layer.weight_names()]
         config = {"name": layer.name, "traced_class": getattr(layer, "traced_class", None) or type(layer).__name__,
-                  "weights": weights, "layers": sublayers, "calls": list(calls.values())}
+                  "weights": weights, "layers": sublayers, "calls": list(calls.values()),
+                  **({"supports_masking": True} if layer.supports_masking else {})}
         return {"id": number, "class_name": "TracedLayer", "trainable": bool(layer.trainable),
                 "config": {k: self.value(v, layer, k) for k, v in config.items()}}
 
