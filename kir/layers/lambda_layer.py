@@ -34,6 +34,15 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
 
+class ModeJoin(Layer):
+    """Joins the inference and the training output of a subclassed model's call() (traced once per
+    mode because its `if training:` differs): one ByMode op, the backends pick by mode."""
+
+    def call(self, inputs: Any) -> Any:
+        infer, train = inputs
+        return infer.tracer.add("ByMode", {}, [infer, train], "by_mode")[0]
+
+
 class TensorOp(Layer):
     """One kir.backend op (or tensor operator) applied to layer outputs in a functional model;
     `inputs` are the KTensors among its arguments, in order."""

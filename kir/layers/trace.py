@@ -10,11 +10,15 @@ the user's code again.
   layers inside the traced code (Layer steps, emitted by that layer itself).
 - A traced layer called inside another trace is inlined (its ops join the outer trace).
 - `trace_json` / `replay_json` write a trace as JSON and replay it into a new trace (loading).
+- A `call()` taking `training` (Keras passes the mode) runs with training=False; if it (or a traced
+  layer it calls) took the mode, it is traced again with training=True, and when the two records
+  differ the trace holds both, joined per output by a ByMode op (the backends pick by mode).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -168,6 +172,10 @@ class Tracer:
         self.env: dict[str, Any] = dict(ENV_DEFAULTS)
         self.closed = False
         self._params: dict[tuple[int, str], TraceTensor] = {}
+        self.training = False
+        """The mode traced now: what a call() taking `training` gets when its caller gives none."""
+        self.mode_seen = False
+        """Whether some call() got `training` from the mode (so another mode may trace differently)."""
 
     def __enter__(self) -> Tracer:
         _STACK.append(self)
@@ -260,6 +268,7 @@ class Tracer:
             layer.build_once(specs, many)
             outer, self.where = self.where, f"{layer._where()} while tracing its call()"
             try:
+                kwargs = with_mode(self, layer, kwargs)
                 return outputs_of(self, call_user(layer, tensors if many else tensors[0], kwargs))[0]
             finally:
                 self.where = outer
@@ -279,6 +288,15 @@ class Tracer:
         layer.build_once(specs)
         outs = self.add("Layer", {}, tensors, layer.name, layer=layer)
         return outs[0] if len(outs) == 1 else outs
+
+
+def with_mode(tracer: Tracer, layer: Layer, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`kwargs` with `training` set to the traced mode when `layer.call` takes it and the caller
+    gave none (Keras propagates the outer call's mode); an explicit value stays fixed."""
+    if kwargs.get("training") is not None or "training" not in inspect.signature(layer.call).parameters:
+        return kwargs
+    tracer.mode_seen = True
+    return {**kwargs, "training": tracer.training}
 
 
 def call_user(layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
@@ -312,15 +330,62 @@ def outputs_of(tracer: Tracer, out: Any) -> tuple[Any, list[TraceTensor], bool]:
 
 
 def run(layer: Layer, specs: Sequence[TensorSpec], many: bool, kwargs: dict[str, Any]) -> Trace:
-    """Trace one call of `layer` on inputs of `specs` (building the layer first, Keras-style)."""
+    """Trace one call of `layer` on inputs of `specs` (building the layer first, Keras-style): in
+    inference mode, and if some call() took the mode, in training mode too (both kept if they differ)."""
+    first = _record(layer, specs, many, kwargs, (False,))
+    if not first.mode_seen:
+        return first.trace
+    second = _record(layer, specs, many, kwargs, (True,))
+    if _signature(first.trace) == _signature(second.trace):
+        return first.trace
+    return _record(layer, specs, many, kwargs, (False, True)).trace
+
+
+def _record(layer: Layer, specs: Sequence[TensorSpec], many: bool, kwargs: dict[str, Any],
+            modes: tuple[bool, ...]) -> Tracer:
+    """One tracer running call() once per mode in `modes`; two modes are joined by ByMode steps."""
     tracer = Tracer(layer, specs, many)
+    results = []
     with tracer:
         layer.build_once(list(specs), many)
-        _, flat, several = outputs_of(tracer, call_user(layer, tracer.inputs if many else tracer.inputs[0], kwargs))
+        for mode in modes:
+            tracer.training = mode
+            start = len(tracer.trace.losses)
+            out = call_user(layer, tracer.inputs if many else tracer.inputs[0], with_mode(tracer, layer, kwargs))
+            _, flat, several = outputs_of(tracer, out)
+            losses = [TraceTensor(tracer, r, tracer.trace.steps[r[0]].specs[r[1]]) for r in tracer.trace.losses[start:]]
+            results.append((flat, several, losses))
+        if len(results) == 2:
+            results = [_join(tracer, *results)]
+    flat, several, losses = results[0]
     tracer.closed = True
     tracer.trace.outputs = [t.ref for t in flat]
     tracer.trace.many_outputs = several
-    return tracer.trace
+    tracer.trace.losses = [t.ref for t in losses]
+    return tracer
+
+
+def _join(tracer: Tracer, infer: tuple, train: tuple) -> tuple[list[TraceTensor], bool, list[TraceTensor]]:
+    """The inference and training results of one call as one: a ByMode step per value that differs."""
+    if len(infer[0]) != len(train[0]) or infer[1] != train[1]:
+        raise TraceError(f"{tracer.where}: call() returns {len(infer[0])} value(s) with training=False but "
+                         f"{len(train[0])} with training=True; return the same structure in both modes")
+    if len(infer[2]) != len(train[2]):
+        raise TraceError(f"{tracer.where}: call() adds {len(infer[2])} loss(es) with training=False but "
+                         f"{len(train[2])} with training=True; add the same losses in both modes (0.0 where unused)")
+
+    def pick(a: TraceTensor, b: TraceTensor) -> TraceTensor:
+        return a if a.ref == b.ref else tracer.add("ByMode", {}, [a, b], "by_mode")[0]
+
+    return ([pick(a, b) for a, b in zip(infer[0], train[0])], infer[1],
+            [pick(a, b) for a, b in zip(infer[2], train[2])])
+
+
+def _signature(trace: Trace) -> str:
+    """A trace's structure (ops, attrs, wiring, weights and layers by identity) as a comparable string."""
+    steps = [(s.op, s.attrs, s.inputs, s.name, {r: [id(o), w] for r, (o, w) in s.params.items()},
+              id(s.layer) if s.layer is not None else None) for s in trace.steps]
+    return json.dumps([steps, trace.outputs, trace.losses, trace.many_outputs], sort_keys=True, default=repr)
 
 
 def involved(inputs: Any) -> bool:
@@ -367,6 +432,23 @@ def trace_of(layer: Layer, node: Any, specs: Sequence[TensorSpec]) -> Trace:
     if key not in layer._spec_traces:
         layer._spec_traces[key] = run(layer, specs, len(specs) > 1, {})
     return layer._spec_traces[key]
+
+
+def same_graphs(first: Sequence[KTensor], second: Sequence[KTensor], stable: set[int]) -> bool:
+    """Whether two runs of a functional call() built the same graph: the same layers of `stable`
+    (ids; others, made during a run, compare by class) on the same inputs, with the same traces."""
+    memo: dict[int, str] = {}
+
+    def sig(t: KTensor) -> str:
+        if id(t) not in memo:
+            node, layer = t.node, t.node.layer
+            entry = getattr(layer, "_traces", {}).get(id(node))
+            trace = _signature(entry[1]) if entry is not None and entry[0] is node else ""
+            key = str(id(layer)) if id(layer) in stable or not node.inputs else type(layer).__name__
+            memo[id(t)] = json.dumps([key, trace, t.index, [sig(i) for i in node.inputs]])
+        return memo[id(t)]
+
+    return len(first) == len(second) and all(sig(a) == sig(b) for a, b in zip(first, second))
 
 
 def tracked_layers(layer: Layer) -> list[Layer]:

@@ -7,6 +7,7 @@ every backend, export, `.kir` saving (loading needs no user code) and summary wo
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -144,6 +145,8 @@ def build(model: Model, specs: Any) -> None:
     try:
         out = call_user(model, arg, {})
         outputs = _outputs(model, out)
+        if "training" in inspect.signature(model.call).parameters:
+            outputs = _by_mode(model, arg, tracked, outputs)
         model._single_input = not isinstance(specs, (list, dict))
         model._single_output = not isinstance(out, (list, tuple, dict))
         model._init_graph(tensors, outputs)
@@ -165,6 +168,31 @@ def build(model: Model, specs: Any) -> None:
     model._layers = first + [lay for lay in tracked if id(lay) in graph] + rest
     if pending:
         model.add_loss(pending)
+
+
+def _by_mode(model: Model, arg: Any, tracked: list[Layer], outputs: list[KTensor]) -> list[KTensor]:
+    """call() (run above at its default `training`) runs again with training=True: the same graph
+    is dropped again, a different one is kept and joined to the first per output (ModeJoin)."""
+    from kir.layers.lambda_layer import ModeJoin
+    from kir.layers.trace import call_user, same_graphs
+
+    marks = {id(lay): len(lay._inbound_nodes) for lay in tracked}
+    n_losses = len(model._pending_losses)
+    second = _outputs(model, call_user(model, arg, {"training": True}))
+    if same_graphs(outputs, second, set(marks)):
+        for lay in tracked:
+            for node in lay._inbound_nodes[marks[id(lay)]:]:
+                lay._traces.pop(id(node), None)
+            del lay._inbound_nodes[marks[id(lay)]:]
+        del model._pending_losses[n_losses:]
+        return outputs
+    if len(second) != len(outputs):
+        raise TraceError(f"call() returns {len(outputs)} value(s) with training=False but {len(second)} with "
+                         f"training=True; return the same structure in both modes")
+    if len(model._pending_losses) > n_losses:
+        raise TraceError("call() branches on `training` and calls self.add_loss(); kir cannot join a subclassed "
+                         "model's losses by mode yet: add the loss in a sub-layer's call() instead")
+    return [a if a is b else ModeJoin()([a, b]) for a, b in zip(outputs, second)]
 
 
 def _renamed(exc: KirError, message: str) -> KirError:

@@ -44,6 +44,12 @@ def _when(pred):
     return rewrite
 
 
+def _by_mode(graph: Graph, vid: int):
+    """Inference keeps a ByMode's inference input; its training branch then goes to dce."""
+    graph.disconnect(vid, 1)
+    return _passthrough(graph, vid)
+
+
 def _same_shape(v, x) -> bool:
     return None not in x.shape and v.outputs[0].shape == x.shape
 
@@ -52,6 +58,7 @@ IDENTITY_RULES = [
     Rule("dropout", ("Dropout", *NOISE_OPS), _passthrough),
     Rule("augmentation", AUGMENTATION_OPS, _passthrough),
     Rule("identity", ("Identity",), _passthrough),
+    Rule("by_mode", ("ByMode",), _by_mode),
     Rule("linear_activation", ("Activation",), _when(lambda v, x: v.attrs["activation"] == "linear")),
     Rule("identity_permute", ("Permute",), _when(lambda v, x: list(v.attrs["dims"]) == list(range(1, x.rank)))),
     Rule("identity_transpose", ("Transpose",), _when(lambda v, x: list(v.attrs["perm"]) == list(range(x.rank)))),

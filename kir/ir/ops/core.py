@@ -1,4 +1,4 @@
-"""Shape rules for the core ops: Input, Dense, Activation, Dropout, Identity, Flatten,
+"""Shape rules for the core ops: Input, Dense, Activation, Dropout, Identity, ByMode, Flatten,
 Reshape, Permute, Transpose, RepeatVector, Embedding."""
 
 from __future__ import annotations
@@ -57,6 +57,21 @@ def passthrough_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], par
     """Identity at inference: same shape and dtype."""
     expect_inputs("Dropout/Identity", inputs, 1)
     return [inputs[0]]
+
+
+@shape_rule("ByMode")
+def by_mode_rule(attrs: Mapping[str, Any], inputs: Sequence[TensorSpec], params: Mapping[str, tuple]):
+    """(inference value, training value) -> the one the mode picks: both must match in shape and dtype."""
+    expect_inputs("ByMode", inputs, 2)
+    infer, train = inputs
+    if infer.dtype != train.dtype or infer.rank != train.rank or any(
+            differ(a, b) for a, b in zip(infer.shape, train.shape)):
+        raise ShapeError(
+            f"ByMode joins a call()'s inference value {fmt(infer)} {infer.dtype} with its training value "
+            f"{fmt(train)} {train.dtype}; an `if training:` branch must return the same shape and dtype in "
+            f"both modes"
+        )
+    return [infer]
 
 
 @shape_rule("Flatten")

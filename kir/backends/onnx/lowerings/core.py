@@ -31,6 +31,12 @@ def identity(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initiali
     return [inputs[0]]
 
 
+@LOWERINGS.register("ByMode")
+def by_mode(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
+    """ONNX graphs run inference: the inference value (the cleanup passes drop the training branch)."""
+    return [inputs[0]]
+
+
 @LOWERINGS.register("Flatten")
 def flatten(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers) -> list[str]:
     x = inputs[0]

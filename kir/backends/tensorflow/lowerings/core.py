@@ -52,6 +52,12 @@ def concrete_noise_shape(x, noise_shape):
     return tf.stack([dyn[i] if d is None else tf.constant(int(d), dyn.dtype) for i, d in enumerate(noise_shape)])
 
 
+@LOWERINGS.register("ByMode")
+def by_mode(ctx, attrs, inputs, params):
+    """A traced `if training:`: the training value while training, else the inference value."""
+    return [inputs[1] if ctx.training else inputs[0]]
+
+
 @LOWERINGS.register("Flatten")
 def flatten(ctx, attrs, inputs, params):
     x = inputs[0]
