@@ -50,16 +50,16 @@ class _CallOptions(Layer):
         return ("query_mask", "value_mask")
 
     def _record(self, tensors: list[KTensor], flags: dict[str, Any],
-                explicit: dict[int, KTensor] | None = None) -> KTensor | list[KTensor]:
+                explicit: dict[int, KTensor] | None = None, implicit: bool = True) -> KTensor | list[KTensor]:
         """Layer.__call__ with this call's flags in force while the specs are computed and stored.
-        Masks the inputs carry (Keras' implicit masks), or the explicit ones given for them
-        (`explicit`: input index -> mask, overriding), become extra inputs of the op; the output
-        carries the query's mask, as in Keras."""
+        Masks the inputs carry (Keras' implicit masks, unless `implicit` is False), or the explicit
+        ones given for them (`explicit`: input index -> mask, overriding), become extra inputs of
+        the op; the output carries the query's mask, as in Keras."""
         masks = {}
         explicit = explicit or {}
         for name in self._masked_inputs(flags):
             index = _MASKED_INPUT[name]
-            mask = explicit.get(index, tensors[index].mask if index < len(tensors) else None)
+            mask = explicit.get(index, tensors[index].mask if implicit and index < len(tensors) else None)
             if mask is not None:
                 masks[name] = mask
                 flags[name] = True
@@ -139,7 +139,8 @@ class Attention(_CallOptions):
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
             raise ConfigError(f"{self._where()} must be called on a list [query, value] or [query, value, key]")
         tensors = self._check_call_inputs(list(inputs))
-        return self._record(tensors, flags, self._explicit_masks(mask, tensors))
+        # Keras fills in `mask` from the inputs only when none is given: mask=[qm, None] has no value mask
+        return self._record(tensors, flags, self._explicit_masks(mask, tensors), implicit=mask is None)
 
     def mask_call_kwargs(self, masks: dict[int, Any]) -> dict[str, Any]:
         return {"mask": [masks.get(0), masks.get(1)]} if masks else {}
@@ -275,6 +276,10 @@ class MultiHeadAttention(_CallOptions):
         if (attention_mask is not None or "key_mask" in given) and key is None:
             key = value  # key = value, given explicitly so the list form [q, v, k, mask] replays it
             tensors.append(key)
+            if "value_mask" in given and "key_mask" not in given:
+                # Keras' call with no key reads no key mask: the key's own (implicit) mask must not
+                # join an explicit value_mask, so the key gets that same mask
+                given["key_mask"] = given["value_mask"]
         if attention_mask is not None:
             flags["has_mask"] = True
             tensors.append(attention_mask)

@@ -271,7 +271,8 @@ def layout(graph: Graph, nchw_io: bool = False, **_: object) -> Counter:
     stats: Counter = Counter()
     for vid in graph.topological_order():
         v = graph.vertex(vid)
-        if v.op in WINDOWED and v.attrs.get("data_format") != "channels_first":
+        if (v.op in WINDOWED and v.attrs.get("data_format") != "channels_first"
+                and v.attrs.get("activation") not in LAST_AXIS_ACTIVATIONS):  # softmax runs over the last axis
             _wrap(graph, vid)
             stats["to_channels_first"] += 1
         elif v.op == "Permute":

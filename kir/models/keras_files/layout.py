@@ -205,8 +205,8 @@ def read_legacy(group: Any, pairs: list[tuple[str, Node]], source: str) -> list[
             raise LoadError(f"{where} has {len(names)} weight(s) in the file but {len(slots)} in the model "
                             f"({', '.join(f'{lay.name}/{n}' for lay, n in slots) or 'none'})")
         for stored, (layer, name) in zip(names, slots):
-            short = stored.rsplit("/", 1)[-1].removesuffix(":0")
-            if short != name:
+            tail = stored.removesuffix(":0").split("/")[-len(name.split("/")):]  # MHA's 'query/kernel' has two parts
+            if tail != name.split("/"):
                 raise LoadError(f"{where}: the file lists '{stored}' where the model has {layer.name}/{name}")
             folder, _, leaf = stored.rpartition("/")
             dataset = safety.child(safety.walk_path(layer_group, folder, where), leaf, "dataset", where)

@@ -58,7 +58,7 @@ def conv(ctx, attrs, inputs, params):
     )
     if attrs.get("use_bias", True) and "bias" in params:
         y += np.asarray(params["bias"], dtype=np.float32)
-    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+    return [activate(attrs.get("activation", "linear"), from_channels_last(attrs, y))]
 
 
 @LOWERINGS.register("Conv1DTranspose", "Conv2DTranspose")
@@ -81,7 +81,7 @@ def conv_transpose(ctx, attrs, inputs, params):
     y = y[(slice(None), *(slice(crop, crop + o) for crop, o in geometry))]
     if attrs.get("use_bias", True) and "bias" in params:
         y = y + np.asarray(params["bias"], dtype=np.float32)
-    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+    return [activate(attrs.get("activation", "linear"), from_channels_last(attrs, y))]
 
 
 def depthwise_convolve(
@@ -114,7 +114,7 @@ def depthwise_conv(ctx, attrs, inputs, params):
     y = _depthwise_part(attrs, x, params["kernel"])
     if attrs.get("use_bias", True) and "bias" in params:
         y += np.asarray(params["bias"], dtype=np.float32)
-    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+    return [activate(attrs.get("activation", "linear"), from_channels_last(attrs, y))]
 
 
 @LOWERINGS.register("SeparableConv1D", "SeparableConv2D")
@@ -127,4 +127,4 @@ def separable_conv(ctx, attrs, inputs, params):
     y = y @ pointwise.reshape(pointwise.shape[-2:])
     if attrs.get("use_bias", True) and "bias" in params:
         y += np.asarray(params["bias"], dtype=np.float32)
-    return [from_channels_last(attrs, activate(attrs.get("activation", "linear"), y))]
+    return [activate(attrs.get("activation", "linear"), from_channels_last(attrs, y))]

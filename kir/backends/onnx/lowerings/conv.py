@@ -44,18 +44,12 @@ def conv(ctx: OnnxContext, attrs: Attrs, inputs: list[str], params: Initializers
 
 
 def _activate_and_leave(ctx: OnnxContext, layout: ChannelsFirst, act: str, y: str) -> str:
-    """The activation on an NCHW result, back to the op's layout (softmax stays on the channels)."""
+    """The activation on an NCHW result, back to the op's layout. Softmax runs over the last axis of
+    the op's own layout, as Keras applies it: the channels for channels_last, the width for
+    channels_first."""
     if act not in _LAST_AXIS_ACTIVATIONS:
         return layout.leave(activate(ctx, act, y))
-    if layout.first:
-        return _channel_softmax(ctx, act, y)
     return activate(ctx, act, layout.leave(y))
-
-
-def _channel_softmax(ctx: OnnxContext, act: str, y: str) -> str:
-    """softmax over channels of an NCHW tensor (Keras' 'last axis' is channels)."""
-    op = "Softmax" if act == "softmax" else "LogSoftmax"
-    return ctx.op(op, y, suffix=act, axis=1)
 
 
 @LOWERINGS.register("Conv1DTranspose", "Conv2DTranspose")

@@ -41,7 +41,7 @@ def conv(ctx, attrs, inputs, params):
     y = tf.nn.convolution(x, kernel, strides=strides, padding=padding.upper(), dilations=dilation)
     if attrs.get("use_bias", True) and "bias" in params:
         y = tf.nn.bias_add(y, params["bias"])
-    return [from_channels_last(attrs, activate(attrs.get("activation"), y))]
+    return [activate(attrs.get("activation"), from_channels_last(attrs, y))]
 
 
 def _onednn_affected(x, kernel, strides, dilation, padding: str) -> bool:
@@ -118,7 +118,7 @@ def conv_transpose(ctx, attrs, inputs, params):
     y = tf.pad(y, [*pads, [0, 0]])[tuple(crops)]
     if attrs.get("use_bias", True) and "bias" in params:
         y = tf.nn.bias_add(y, params["bias"])
-    return [from_channels_last(attrs, activate(attrs.get("activation"), y))]
+    return [activate(attrs.get("activation"), from_channels_last(attrs, y))]
 
 
 
@@ -157,7 +157,7 @@ def _depthwise_part(attrs, x, kernel):
 def _finish(attrs, params, y):
     if attrs.get("use_bias", True) and "bias" in params:
         y = tf.nn.bias_add(y, params["bias"])
-    return [from_channels_last(attrs, activate(attrs.get("activation"), y))]
+    return [activate(attrs.get("activation"), from_channels_last(attrs, y))]
 
 
 @LOWERINGS.register("DepthwiseConv1D", "DepthwiseConv2D")
