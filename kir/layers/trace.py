@@ -451,16 +451,16 @@ def same_graphs(first: Sequence[KTensor], second: Sequence[KTensor], stable: set
     return len(first) == len(second) and all(sig(a) == sig(b) for a, b in zip(first, second))
 
 
-def tracked_layers(layer: Layer) -> list[Layer]:
-    """The layers a traced layer owns, as Keras tracks them: layers held in its attributes (or in
-    lists/dicts there), in assignment order, then any other layer its traces use."""
+def attribute_layers(owner: Any, skip: Any = ()) -> dict[int, Layer]:
+    """The layers `owner` holds in its attributes (or in lists/dicts there), in assignment order:
+    Keras' tracking order, hence its weights order (`owner` itself and attributes in `skip` left out)."""
     from kir.layers.base import Layer as Base
 
     found: dict[int, Base] = {}
 
     def visit(value: Any) -> None:
         if isinstance(value, Base):
-            if value is not layer:
+            if value is not owner:
                 found.setdefault(id(value), value)
         elif isinstance(value, (list, tuple)):
             for v in value:
@@ -469,9 +469,16 @@ def tracked_layers(layer: Layer) -> list[Layer]:
             for v in value.values():
                 visit(v)
 
-    for key, value in vars(layer).items():
-        if key not in ("_inbound_nodes", "_traces", "_spec_traces", "_config_args", "_initial_weights"):
+    for key, value in vars(owner).items():
+        if key not in skip:
             visit(value)
+    return found
+
+
+def tracked_layers(layer: Layer) -> list[Layer]:
+    """The layers a traced layer owns, as Keras tracks them: layers held in its attributes (or in
+    lists/dicts there), in assignment order, then any other layer its traces use."""
+    found = attribute_layers(layer, ("_inbound_nodes", "_traces", "_spec_traces", "_config_args", "_initial_weights"))
     for _, trace in list(layer._traces.values()) + [(None, t) for t in layer._spec_traces.values()]:
         for other in trace.layers():
             if other is not layer:

@@ -18,6 +18,7 @@ from kir.layers.base import BUILDING_SUBCLASSED, Layer
 from kir.layers.input_layer import Input, InputLayer
 from kir.layers.symbolic import TraceError
 from kir.layers.tensor import KTensor
+from kir.layers.trace import attribute_layers
 
 if TYPE_CHECKING:
     from kir.models.functional import Model
@@ -102,26 +103,8 @@ def specs_from_shapes(input_shape: Any, model: Model) -> Any:
 
 # ------------------------------------------------------------------------------ building
 def _attribute_layers(model: Model) -> list[Layer]:
-    """The layers the subclass holds in its attributes (or lists/dicts there), in assignment order:
-    Keras' tracking order, hence its weights order."""
-    found: dict[int, Layer] = {}
-
-    def visit(value: Any) -> None:
-        if isinstance(value, Layer):
-            if value is not model:
-                found.setdefault(id(value), value)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                visit(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                visit(v)
-
-    internal = model.__dict__.get("_model_keys", frozenset())
-    for key, value in vars(model).items():
-        if key not in internal:
-            visit(value)
-    return list(found.values())
+    """The layers the subclass holds in its attributes, in Keras' tracking (hence weights) order."""
+    return list(attribute_layers(model, model.__dict__.get("_model_keys", frozenset())).values())
 
 
 def build(model: Model, specs: Any) -> None:
