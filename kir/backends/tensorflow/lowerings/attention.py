@@ -83,16 +83,13 @@ def _general(ctx, attrs, q, v, k, m, params):
         keep = tf.not_equal(m, tf.zeros_like(m))
         while keep.shape.rank < rank:
             keep = tf.expand_dims(keep, -2 * len(axes) - 1)
-        scores = tf.where(keep, scores, tf.constant(-65504.0 if scores.dtype == tf.float16 else -1e9, scores.dtype))
+        scores = _fill_masked(scores, keep)
     e = tf.exp(scores - tf.stop_gradient(tf.reduce_max(scores, norm, keepdims=True)))
     weights = e / tf.reduce_sum(e, norm, keepdims=True)
     if keep is not None:
         weights = tf.where(keep, weights, tf.zeros_like(weights))
     heads = tf.einsum(combine, _dropout(ctx, attrs, weights), project(v, "value"))
-    y = tf.einsum("...hv,hvo->...o", heads, params["output_kernel"])
-    if use_bias and "output_bias" in params:
-        y = y + params["output_bias"]
-    return [y, weights] if attrs.get("return_scores") else [y]
+    return _output(attrs, params, "...hv,hvo->...o", heads, weights, use_bias)
 
 
 @LOWERINGS.register("MultiHeadAttention")
@@ -117,12 +114,22 @@ def multi_head_attention(ctx, attrs, inputs, params):
         causal = _causal(tf.shape(q)[1], tf.shape(v)[1])[None, None]
         mask = causal if mask is None else tf.logical_and(mask, causal)
     if mask is not None:
-        scores = tf.where(mask, scores, tf.constant(-65504.0 if scores.dtype == tf.float16 else -1e9, scores.dtype))
+        scores = _fill_masked(scores, mask)
     weights = tf.nn.softmax(scores, -1)
     if mask is not None and attrs.get("zero_masked"):
         weights = tf.where(mask, weights, tf.zeros_like(weights))
     heads = tf.einsum("bhts,bshv->bthv", _dropout(ctx, attrs, weights), value)
-    y = tf.einsum("bthv,hvo->bto", heads, params["output_kernel"])
+    return _output(attrs, params, "bthv,hvo->bto", heads, weights, use_bias)
+
+
+def _fill_masked(scores, keep):
+    """Scores of masked pairs pushed to the dtype's large negative, so softmax gives them ~0."""
+    return tf.where(keep, scores, tf.constant(-65504.0 if scores.dtype == tf.float16 else -1e9, scores.dtype))
+
+
+def _output(attrs, params, equation, heads, weights, use_bias):
+    """The output projection of the heads (+ bias), and the scores when the call asked for them."""
+    y = tf.einsum(equation, heads, params["output_kernel"])
     if use_bias and "output_bias" in params:
         y = y + params["output_bias"]
     return [y, weights] if attrs.get("return_scores") else [y]
